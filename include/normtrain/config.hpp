@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace normtrain {
+
+// The normalization layer placed after every ReLU of the network.
+enum class NormKind { kBatch, kLayer, kGroup };
+
+// Flag spelling of a norm ("bn", "ln", "gn") and back.
+std::string to_flag(NormKind norm);
+std::optional<NormKind> norm_from_flag(const std::string& flag);
+
+// Everything that defines a training run. The defaults reproduce the original notebook's recipe;
+// the command line reads into this struct and nothing else invents defaults.
+struct TrainConfig {
+  // Which normalization follows each convolution block.
+  NormKind norm = NormKind::kBatch;
+  // GroupNorm groups; only meaningful for kGroup. Must divide every block's channel count.
+  int groups = 8;
+  // Weight of the L1 penalty lambda * sum(|p|) over all parameters; 0 disables it.
+  double l1 = 0.0;
+  // Passes over the training set.
+  int epochs = 20;
+  // Training examples per SGD step; the last partial batch is kept.
+  int batch_size = 128;
+  // SGD learning rate and momentum; no weight decay and no schedule in the original recipe.
+  double lr = 0.01;
+  double momentum = 0.9;
+  // Dropout probability after every normalization layer.
+  double dropout = 0.0;
+  // Seeds weight initialisation, shuffling and augmentation.
+  std::uint64_t seed = 1;
+  // "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+  std::string device = "auto";
+  // Intra-op threads; 0 means every core.
+  int threads = 0;
+  // Folder holding the four MNIST IDX files, raw or gzip.
+  std::string data_dir = "data/mnist";
+  // Use only the first N training / test examples; 0 means all.
+  std::int64_t limit_train = 0;
+  std::int64_t limit_test = 0;
+  // Output folder; empty means runs/<variant slug>.
+  std::string out_dir;
+  // No summary, no per-epoch lines, no progress bar.
+  bool quiet = false;
+};
+
+// Smallest channel count of any normalized block is 8, and the channel counts are 8, 24 and 16,
+// so the group counts that divide all of them are exactly these.
+inline constexpr int kValidGroupCounts[] = {1, 2, 4, 8};
+
+// Throws a usage Error naming the offending flag when a value is out of range.
+void validate(const TrainConfig& config);
+
+// Short, file-system-safe name of the variant, e.g. "bn-l1-0.01", "ln", "gn-8".
+std::string variant_slug(const TrainConfig& config);
+// Human name used in legends and tables, e.g. "BN + L1 0.01", "LN", "GN (8 groups)".
+std::string variant_label(const TrainConfig& config);
+// The folder a run writes to: out_dir, or runs/<variant slug> when none was given.
+std::string resolved_out_dir(const TrainConfig& config);
+
+}  // namespace normtrain

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+namespace normtrain {
+
+// Turns a --device value (auto, cpu, cuda, cuda:N) into a device. Throws a runtime Error when
+// CUDA is asked for and this build or machine has none.
+torch::Device resolve_device(const std::string& spec);
+
+}  // namespace normtrain

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "normtrain/training_observer.hpp"
+
+namespace normtrain {
+
+// Column headers; other tools parse these files, so the spellings are a contract.
+inline constexpr const char* kMetricsCsvHeader =
+    "epoch,train_loss,train_acc,test_loss,test_acc,lr,train_seconds,test_seconds,train_nll";
+inline constexpr const char* kStepsCsvHeader = "step,epoch,batch,loss,train_acc";
+
+std::string format_metrics_row(const EpochMetrics& metrics);
+std::string format_steps_row(const StepMetrics& step);
+
+// Writes metrics.csv (a row per epoch) and steps.csv (a row per batch) in a run folder, each
+// flushed when its epoch ends so that an interrupted run keeps every finished epoch.
+class MetricsCsvWriter : public TrainingObserver {
+ public:
+  enum class Mode { kCreate, kAppend };
+
+  MetricsCsvWriter(const std::filesystem::path& out_dir, Mode mode);
+
+  void on_epoch_end(const EpochMetrics& epoch, const std::vector<StepMetrics>& steps) override;
+
+ private:
+  std::filesystem::path metrics_path_;
+  std::filesystem::path steps_path_;
+  std::ofstream metrics_;
+  std::ofstream steps_;
+};
+
+}  // namespace normtrain

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "normtrain/config.hpp"
+#include "normtrain/dataset.hpp"
+#include "normtrain/model.hpp"
+#include "normtrain/training_observer.hpp"
+
+namespace normtrain {
+
+// Sum of |p| over every element of every tensor in `parameters`.
+torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters);
+
+// The objective SGD minimises: mean NLL of the log-probabilities, plus l1 * sum(|p|) over
+// `parameters` when l1 > 0 (norm weights and biases included).
+torch::Tensor objective(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                        const std::vector<torch::Tensor>& parameters, double l1);
+
+// A model's performance on a data set, with its per-example predictions (on the CPU) for the
+// confusion matrix and the misclassified images.
+struct EvalResult {
+  double loss = 0.0;      // mean per-sample NLL
+  double accuracy = 0.0;  // percent
+  std::int64_t correct = 0;
+  torch::Tensor predictions;  // int64 [N]
+  torch::Tensor confidences;  // float [N], probability of the predicted class
+};
+
+EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size = 1000);
+
+struct EpochResult {
+  EpochMetrics metrics;
+  std::vector<StepMetrics> steps;
+};
+
+// Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs.
+class Trainer {
+ public:
+  // Called after every batch with (batch, batches); must not read values off the device.
+  using BatchCallback = std::function<void(std::int64_t, std::int64_t)>;
+
+  Trainer(NormNet model, const TrainConfig& config);
+
+  // One training pass over `train` (shuffled and augmented for `epoch`), then a test pass.
+  EpochResult run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
+                        const BatchCallback& on_batch = {});
+
+  NormNet& model() { return model_; }
+  torch::optim::SGD& optimizer() { return optimizer_; }
+
+ private:
+  NormNet model_;
+  TrainConfig config_;
+  std::vector<torch::Tensor> parameters_;
+  torch::optim::SGD optimizer_;
+};
+
+}  // namespace normtrain

@@ -1,0 +1,113 @@
+#include "normtrain/config.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "normtrain/error.hpp"
+
+namespace normtrain {
+namespace {
+
+bool is_device_spec(const std::string& device) {
+  if (device == "auto" || device == "cpu" || device == "cuda") return true;
+  const std::string prefix = "cuda:";
+  if (device.size() <= prefix.size() || device.compare(0, prefix.size(), prefix) != 0) {
+    return false;
+  }
+  return std::all_of(device.begin() + prefix.size(), device.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::string to_flag(NormKind norm) {
+  switch (norm) {
+    case NormKind::kBatch:
+      return "bn";
+    case NormKind::kLayer:
+      return "ln";
+    case NormKind::kGroup:
+      return "gn";
+  }
+  return "?";
+}
+
+std::optional<NormKind> norm_from_flag(const std::string& flag) {
+  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup}) {
+    if (to_flag(norm) == flag) return norm;
+  }
+  return std::nullopt;
+}
+
+void validate(const TrainConfig& config) {
+  if (config.epochs < 1) {
+    throw UsageError(fmt::format("--epochs must be at least 1, got {}", config.epochs));
+  }
+  if (config.batch_size < 1) {
+    throw UsageError(fmt::format("--batch-size must be at least 1, got {}", config.batch_size));
+  }
+  if (!(config.lr > 0.0)) {
+    throw UsageError(fmt::format("--lr must be greater than 0, got {}", config.lr));
+  }
+  if (!(config.momentum >= 0.0 && config.momentum < 1.0)) {
+    throw UsageError(fmt::format("--momentum must be in [0, 1), got {}", config.momentum));
+  }
+  if (!(config.l1 >= 0.0)) {
+    throw UsageError(fmt::format("--l1 must be 0 or more, got {}", config.l1));
+  }
+  if (!(config.dropout >= 0.0 && config.dropout < 1.0)) {
+    throw UsageError(fmt::format("--dropout must be in [0, 1), got {}", config.dropout));
+  }
+  if (config.threads < 0) {
+    throw UsageError(
+        fmt::format("--threads must be 0 (all cores) or more, got {}", config.threads));
+  }
+  if (!is_device_spec(config.device)) {
+    throw UsageError(
+        fmt::format("--device must be auto, cpu, cuda or cuda:N, got '{}'", config.device));
+  }
+  if (config.limit_train < 0 || config.limit_test < 0) {
+    throw UsageError("--limit-train and --limit-test must be 0 (all) or more");
+  }
+  if (config.norm == NormKind::kGroup) {
+    const bool valid = std::find(std::begin(kValidGroupCounts), std::end(kValidGroupCounts),
+                                 config.groups) != std::end(kValidGroupCounts);
+    if (!valid) {
+      throw UsageError(fmt::format(
+          "--groups {} does not divide the channel counts 8, 24 and 16; use 1, 2, 4 or 8",
+          config.groups));
+    }
+  }
+}
+
+std::string variant_slug(const TrainConfig& config) {
+  std::string slug = to_flag(config.norm);
+  if (config.norm == NormKind::kGroup) slug += fmt::format("-{}", config.groups);
+  if (config.l1 > 0.0) slug += fmt::format("-l1-{}", config.l1);
+  return slug;
+}
+
+std::string variant_label(const TrainConfig& config) {
+  std::string label;
+  switch (config.norm) {
+    case NormKind::kBatch:
+      label = "BN";
+      break;
+    case NormKind::kLayer:
+      label = "LN";
+      break;
+    case NormKind::kGroup:
+      label = fmt::format("GN ({} group{})", config.groups, config.groups == 1 ? "" : "s");
+      break;
+  }
+  if (config.l1 > 0.0) label += fmt::format(" + L1 {}", config.l1);
+  return label;
+}
+
+std::string resolved_out_dir(const TrainConfig& config) {
+  return config.out_dir.empty() ? "runs/" + variant_slug(config) : config.out_dir;
+}
+
+}  // namespace normtrain

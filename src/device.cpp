@@ -1,0 +1,30 @@
+#include "normtrain/device.hpp"
+
+#include <fmt/format.h>
+
+#include "normtrain/error.hpp"
+
+namespace normtrain {
+
+torch::Device resolve_device(const std::string& spec) {
+  const bool cuda_available = torch::cuda::is_available();
+  if (spec == "auto") return cuda_available ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (spec == "cpu") return torch::kCPU;
+  if (!cuda_available) {
+    throw RuntimeError(fmt::format(
+        "--device {}: this build of LibTorch has no CUDA support or no CUDA GPU is visible; use "
+        "--device cpu, or build against a CUDA-enabled LibTorch (see README)",
+        spec));
+  }
+  const torch::Device device(spec);
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (device.has_index() && device.index() >= count) {
+    throw RuntimeError(
+        fmt::format("--device {}: this machine has {} CUDA device{} (cuda:0 to "
+                    "cuda:{})",
+                    spec, count, count == 1 ? "" : "s", count - 1));
+  }
+  return device.has_index() ? device : torch::Device(torch::kCUDA, 0);
+}
+
+}  // namespace normtrain

@@ -1,0 +1,42 @@
+// normtrain: command-line entry point. Everything but exit codes lives in the core library.
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "normtrain/cli.hpp"
+#include "normtrain/error.hpp"
+#include "normtrain/training_run.hpp"
+
+namespace {
+
+constexpr int kExitRuntimeError = 1;
+constexpr int kExitUsageError = 2;
+
+void configure_logging(bool quiet) {
+  // Logs go to stderr so that stdout stays clean for output other programs read.
+  auto logger = spdlog::stderr_color_mt("normtrain");
+  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  logger->set_level(quiet ? spdlog::level::warn : spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const auto config = normtrain::parse_command_line(argc, argv, std::cout);
+    if (!config) return 0;
+    configure_logging(config->quiet);
+    normtrain::run_training(*config);
+    return 0;
+  } catch (const normtrain::Error& error) {
+    fmt::print(stderr, "normtrain: error: {}\n", error.what());
+    return error.kind() == normtrain::ErrorKind::kUsage ? kExitUsageError : kExitRuntimeError;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "normtrain: error: {}\n", error.what());
+    return kExitRuntimeError;
+  }
+}

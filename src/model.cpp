@@ -1,0 +1,64 @@
+#include "normtrain/model.hpp"
+
+namespace normtrain {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::AnyModule make_norm(const ModelOptions& options, int channels) {
+  switch (options.norm) {
+    case NormKind::kBatch:
+      return nn::AnyModule(nn::BatchNorm2d(channels));
+    case NormKind::kLayer:
+      // One group: statistics over C x H x W per example, whatever the spatial size.
+      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(1, channels)));
+    case NormKind::kGroup:
+      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(options.groups, channels)));
+  }
+  throw std::logic_error("unknown norm kind");
+}
+
+nn::Conv2d conv(int in_channels, int out_channels, int kernel) {
+  return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel).bias(false));
+}
+
+void add_block(nn::Sequential& layers, const ModelOptions& options, int in_channels,
+               int out_channels) {
+  layers->push_back(conv(in_channels, out_channels, 3));
+  layers->push_back(nn::ReLU());
+  layers->push_back(make_norm(options, out_channels));
+  layers->push_back(nn::Dropout(options.dropout));
+}
+
+}  // namespace
+
+ModelOptions model_options(const TrainConfig& config) {
+  return {config.norm, config.groups, config.dropout};
+}
+
+NormNetImpl::NormNetImpl(const ModelOptions& options) {
+  nn::Sequential layers;
+  add_block(layers, options, 1, 8);    // 8 x 26 x 26
+  add_block(layers, options, 8, 24);   // 24 x 24 x 24
+  layers->push_back(conv(24, 18, 1));  // transition: fewer channels, then halve the resolution
+  layers->push_back(nn::ReLU());
+  layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
+  add_block(layers, options, 18, 16);   // 16 x 10 x 10
+  add_block(layers, options, 16, 16);   // 16 x 8 x 8
+  add_block(layers, options, 16, 16);   // 16 x 6 x 6
+  layers->push_back(nn::AvgPool2d(6));  // global average: 16 x 1 x 1
+  layers->push_back(conv(16, 10, 1));
+  layers->push_back(nn::Flatten());
+  layers->push_back(nn::LogSoftmax(1));
+  layers_ = register_module("layers", layers);
+}
+
+std::int64_t count_parameters(const torch::nn::Module& module) {
+  std::int64_t total = 0;
+  for (const torch::Tensor& parameter : module.parameters()) {
+    if (parameter.requires_grad()) total += parameter.numel();
+  }
+  return total;
+}
+
+}  // namespace normtrain

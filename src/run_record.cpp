@@ -1,0 +1,109 @@
+#include "normtrain/run_record.hpp"
+
+#include <ctime>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "normtrain/file_io.hpp"
+
+namespace normtrain {
+namespace {
+
+nlohmann::json config_json(const TrainConfig& c) {
+  nlohmann::json json = {
+      {"norm", to_flag(c.norm)},
+      {"groups", c.norm == NormKind::kGroup ? nlohmann::json(c.groups) : nlohmann::json()},
+      {"l1", c.l1},
+      {"epochs", c.epochs},
+      {"batch_size", c.batch_size},
+      {"lr", c.lr},
+      {"momentum", c.momentum},
+      {"dropout", c.dropout},
+      {"seed", c.seed},
+      {"device", c.device},
+      {"threads", c.threads},
+      {"data_dir", c.data_dir},
+      {"limit_train", c.limit_train},
+      {"limit_test", c.limit_test},
+      {"out", resolved_out_dir(c)},
+  };
+  return json;
+}
+
+}  // namespace
+
+void record_epoch(RunRecord& record, const EpochMetrics& epoch) {
+  record.epochs_completed = epoch.epoch;
+  // Ties keep the earliest epoch: the first time an accuracy was reached.
+  if (record.best_train_epoch == 0 || epoch.train_acc > record.best_train_acc) {
+    record.best_train_acc = epoch.train_acc;
+    record.best_train_epoch = epoch.epoch;
+  }
+  if (record.best_test_epoch == 0 || epoch.test_acc > record.best_test_acc) {
+    record.best_test_acc = epoch.test_acc;
+    record.best_test_epoch = epoch.epoch;
+  }
+  record.final_test_acc = epoch.test_acc;
+  record.final_test_loss = epoch.test_loss;
+  record.train_seconds += epoch.train_seconds;
+}
+
+std::string to_json_text(const RunRecord& r) {
+  const nlohmann::json json = {
+      {"variant", r.variant},
+      {"variant_label", r.variant_label},
+      {"status", r.status},
+      {"config", config_json(r.config)},
+      {"device", r.device},
+      {"threads", r.threads},
+      {"parameters", r.parameters},
+      {"train_examples", r.train_examples},
+      {"test_examples", r.test_examples},
+      {"versions", r.versions},
+      {"started_at", r.started_at},
+      {"finished_at", r.finished_at},
+      {"epochs_completed", r.epochs_completed},
+      {"best_train_acc", r.best_train_acc},
+      {"best_train_epoch", r.best_train_epoch},
+      {"best_test_acc", r.best_test_acc},
+      {"best_test_epoch", r.best_test_epoch},
+      {"final_test_acc", r.final_test_acc},
+      {"final_test_loss", r.final_test_loss},
+      {"train_seconds", r.train_seconds},
+      {"total_seconds", r.total_seconds},
+  };
+  return json.dump(2) + "\n";
+}
+
+std::string utc_timestamp() {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr)));
+}
+
+RunRecorder::RunRecorder(std::filesystem::path path, RunRecord record)
+    : path_(std::move(path)),
+      record_(std::move(record)),
+      started_(std::chrono::steady_clock::now()) {
+  if (record_.started_at.empty()) record_.started_at = utc_timestamp();
+  write();
+}
+
+void RunRecorder::on_epoch_end(const EpochMetrics& epoch, const std::vector<StepMetrics>&) {
+  record_epoch(record_, epoch);
+  write();
+}
+
+void RunRecorder::finish(const std::string& status) {
+  record_.status = status;
+  record_.finished_at = utc_timestamp();
+  write();
+}
+
+void RunRecorder::write() {
+  record_.total_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  write_file_atomically(path_, to_json_text(record_));
+}
+
+}  // namespace normtrain

@@ -1,0 +1,129 @@
+#include "normtrain/trainer.hpp"
+
+#include <chrono>
+
+#include "normtrain/batches.hpp"
+
+namespace normtrain {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> sums;
+  sums.reserve(parameters.size());
+  for (const torch::Tensor& p : parameters) sums.push_back(p.abs().sum());
+  return torch::stack(sums).sum();
+}
+
+torch::Tensor objective(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                        const std::vector<torch::Tensor>& parameters, double l1) {
+  torch::Tensor loss = torch::nll_loss(log_probs, targets);
+  if (l1 > 0.0) loss = loss + l1 * l1_norm(parameters);
+  return loss;
+}
+
+EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size) {
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Device device = data.images.device();
+  torch::Tensor loss_sum =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  std::vector<torch::Tensor> predictions;
+  std::vector<torch::Tensor> confidences;
+  for (std::int64_t start = 0; start < data.size(); start += batch_size) {
+    const Batch batch = plain_batch(data, start, std::min(batch_size, data.size() - start));
+    const torch::Tensor log_probs = model->forward(batch.inputs);
+    loss_sum += torch::nll_loss(log_probs, batch.targets, /*weight=*/{}, at::Reduction::Sum);
+    const auto [best_log_prob, predicted] = log_probs.max(1);
+    predictions.push_back(predicted);
+    confidences.push_back(best_log_prob.exp());
+  }
+  EvalResult result;
+  result.predictions = torch::cat(predictions).cpu();
+  result.confidences = torch::cat(confidences).cpu();
+  result.correct = result.predictions.eq(data.labels.cpu()).sum().item<std::int64_t>();
+  result.loss = loss_sum.item<double>() / static_cast<double>(data.size());
+  result.accuracy = 100.0 * static_cast<double>(result.correct) / static_cast<double>(data.size());
+  return result;
+}
+
+Trainer::Trainer(NormNet model, const TrainConfig& config)
+    : model_(std::move(model)),
+      config_(config),
+      parameters_(model_->parameters()),
+      optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {}
+
+EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
+                               const BatchCallback& on_batch) {
+  const auto train_start = std::chrono::steady_clock::now();
+  model_->train();
+  const EpochBatches batches(train, config_.batch_size, config_.seed, epoch);
+  const std::int64_t batch_count = batches.size();
+
+  // Per-batch figures stay on the device until the epoch ends: reading one per batch would
+  // stall a GPU on every step.
+  std::vector<torch::Tensor> losses;
+  std::vector<torch::Tensor> nlls;
+  std::vector<torch::Tensor> correct;
+  std::vector<std::int64_t> sizes;
+  losses.reserve(batch_count);
+  nlls.reserve(batch_count);
+  correct.reserve(batch_count);
+  for (std::int64_t i = 0; i < batch_count; ++i) {
+    const Batch batch = batches[i];
+    optimizer_.zero_grad();
+    const torch::Tensor log_probs = model_->forward(batch.inputs);
+    const torch::Tensor nll = torch::nll_loss(log_probs, batch.targets);
+    const torch::Tensor loss = config_.l1 > 0.0 ? nll + config_.l1 * l1_norm(parameters_) : nll;
+    loss.backward();
+    optimizer_.step();
+
+    losses.push_back(loss.detach());
+    nlls.push_back(nll.detach());
+    correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
+    sizes.push_back(batch.targets.size(0));
+    if (on_batch) on_batch(i + 1, batch_count);
+  }
+  const torch::Tensor loss_values = torch::stack(losses).to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor nll_values = torch::stack(nlls).to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor correct_values = torch::stack(correct).to(torch::kCPU, torch::kInt64);
+  const double train_seconds = seconds_since(train_start);
+
+  EpochResult result;
+  const auto loss_at = loss_values.accessor<double, 1>();
+  const auto nll_at = nll_values.accessor<double, 1>();
+  const auto correct_at = correct_values.accessor<std::int64_t, 1>();
+  double loss_sum = 0.0;
+  double nll_sum = 0.0;
+  std::int64_t seen = 0;
+  std::int64_t right = 0;
+  for (std::int64_t i = 0; i < batch_count; ++i) {
+    loss_sum += loss_at[i] * static_cast<double>(sizes[i]);
+    nll_sum += nll_at[i] * static_cast<double>(sizes[i]);
+    seen += sizes[i];
+    right += correct_at[i];
+    result.steps.push_back({(epoch - 1) * batch_count + i + 1, epoch, i + 1, loss_at[i],
+                            100.0 * static_cast<double>(right) / static_cast<double>(seen)});
+  }
+
+  const auto test_start = std::chrono::steady_clock::now();
+  const EvalResult tested = evaluate(model_, test);
+  EpochMetrics& m = result.metrics;
+  m.epoch = epoch;
+  m.train_loss = loss_sum / static_cast<double>(seen);
+  m.train_nll = nll_sum / static_cast<double>(seen);
+  m.train_acc = 100.0 * static_cast<double>(right) / static_cast<double>(seen);
+  m.test_loss = tested.loss;
+  m.test_acc = tested.accuracy;
+  m.lr = static_cast<torch::optim::SGDOptions&>(optimizer_.param_groups().front().options()).lr();
+  m.train_seconds = train_seconds;
+  m.test_seconds = seconds_since(test_start);
+  return result;
+}
+
+}  // namespace normtrain

@@ -1,0 +1,121 @@
+#include "normtrain/training_run.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <spdlog/version.h>
+#include <torch/torch.h>
+#include <CLI/Version.hpp>
+
+#include "normtrain/checkpoint.hpp"
+#include "normtrain/console_reporter.hpp"
+#include "normtrain/dataset.hpp"
+#include "normtrain/device.hpp"
+#include "normtrain/error.hpp"
+#include "normtrain/file_io.hpp"
+#include "normtrain/metrics_csv.hpp"
+#include "normtrain/mnist.hpp"
+#include "normtrain/model.hpp"
+#include "normtrain/model_summary.hpp"
+#include "normtrain/run_record.hpp"
+#include "normtrain/trainer.hpp"
+#include "normtrain/version.hpp"
+
+namespace normtrain {
+namespace {
+
+int apply_thread_count(int requested) {
+  // Debian's LibTorch starts with one thread; 0 asks for every core.
+  const int threads = requested > 0
+                          ? requested
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  return threads;
+}
+
+std::map<std::string, std::string> library_versions() {
+  return {
+      {"normtrain", kVersion},
+      {"libtorch", TORCH_VERSION},
+      {"fmt",
+       fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100)},
+      {"spdlog", fmt::format("{}.{}.{}", SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR, SPDLOG_VER_PATCH)},
+      {"cli11", CLI11_VERSION},
+      {"compiler", __VERSION__},
+  };
+}
+
+void train(const TrainConfig& config) {
+  const int threads = apply_thread_count(config.threads);
+  const torch::Device device = resolve_device(config.device);
+  const std::filesystem::path out_dir = resolved_out_dir(config);
+  ensure_writable_dir(out_dir, "--out");
+
+  const MnistSplit train_split =
+      load_mnist_split(config.data_dir, Split::kTrain, config.limit_train);
+  const MnistSplit test_split = load_mnist_split(config.data_dir, Split::kTest, config.limit_test);
+  const TensorDataset train_data = to_tensor_dataset(train_split, device);
+  const TensorDataset test_data = to_tensor_dataset(test_split, device);
+  spdlog::info("{}: {} training and {} test images from {} on {} ({} thread{})",
+               variant_label(config), train_data.size(), test_data.size(), config.data_dir,
+               device.str(), threads, threads == 1 ? "" : "s");
+
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  model->to(device);
+
+  const std::string summary = model_summary(model);
+  write_file_atomically(out_dir / "summary.txt", summary);
+  if (!config.quiet) fmt::print("{}", summary);
+
+  RunRecord record;
+  record.config = config;
+  record.variant = variant_slug(config);
+  record.variant_label = variant_label(config);
+  record.device = device.str();
+  record.threads = threads;
+  record.parameters = count_parameters(*model);
+  record.train_examples = train_data.size();
+  record.test_examples = test_data.size();
+  record.versions = library_versions();
+  RunRecorder recorder(out_dir / "run.json", record);
+  MetricsCsvWriter csv(out_dir, MetricsCsvWriter::Mode::kCreate);
+  ConsoleReporter console(config.epochs, !config.quiet && stream_is_terminal(stderr));
+  const std::vector<TrainingObserver*> observers = {&csv, &recorder, &console};
+
+  Trainer trainer(model, config);
+  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+    const EpochResult result = trainer.run_epoch(epoch, train_data, test_data,
+                                                 [&](std::int64_t batch, std::int64_t batches) {
+                                                   for (TrainingObserver* observer : observers)
+                                                     observer->on_batch_end(epoch, batch, batches);
+                                                 });
+    for (TrainingObserver* observer : observers)
+      observer->on_epoch_end(result.metrics, result.steps);
+  }
+
+  save_model(model, out_dir / "model.pt");
+  recorder.finish("completed");
+  const RunRecord& done = recorder.record();
+  spdlog::info("best test accuracy {:.2f}% (epoch {}), final {:.2f}%; {:.1f}s in all; files in {}",
+               done.best_test_acc, done.best_test_epoch, done.final_test_acc, done.total_seconds,
+               out_dir.string());
+}
+
+}  // namespace
+
+void run_training(const TrainConfig& config) {
+  try {
+    train(config);
+  } catch (const c10::Error& error) {
+    throw RuntimeError(fmt::format("LibTorch failed: {}", error.what_without_backtrace()));
+  } catch (const std::filesystem::filesystem_error& error) {
+    throw RuntimeError(error.what());
+  }
+}
+
+}  // namespace normtrain

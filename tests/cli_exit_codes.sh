@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Exit statuses are a contract: 0 done, 2 usage error, 1 runtime error; never a crash.
+# Usage: cli_exit_codes.sh NORMTRAIN_BINARY TINY_DATA_DIR
+set -u
+bin=$1
+data=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+# expect STATUS MESSAGE_REGEX ARGS...: runs the binary and checks its status and stderr.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  "$bin" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -ne "$want" ] || ! grep -Eq -- "$pattern" "$work/err" "$work/out"; then
+    echo "FAIL: normtrain $* -> exit $got (want $want), output:"
+    cat "$work/err" "$work/out"
+    failures=$((failures + 1))
+  else
+    echo "ok:   normtrain $* -> $got"
+  fi
+}
+
+quick=(--epochs 1 --limit-train 64 --limit-test 32 --quiet --threads 1)
+expect 0 "--groups" --help
+expect 2 "no-such-flag" --no-such-flag
+expect 2 "--norm" --norm xn
+expect 2 "1, 2, 4 or 8" --norm gn --groups 3
+expect 2 "--groups applies only" --norm bn --groups 8
+expect 2 "--epochs" --epochs 0
+expect 2 "--epochs" --epochs -1
+expect 2 "--batch-size" --batch-size 0
+expect 2 "--lr" --lr -1
+expect 2 "--l1" --l1 -0.5
+expect 2 "--device" --device tpu
+expect 2 "--epochs" --epochs lots
+expect 1 "not found in $work/nothing-here.*--data-dir" --data-dir "$work/nothing-here" "${quick[@]}"
+touch "$work/a-file"
+expect 1 "--out $work/a-file/sub" --data-dir "$data" --out "$work/a-file/sub" "${quick[@]}"
+expect 1 "no CUDA" --data-dir "$data" --out "$work/cuda" --device cuda "${quick[@]}"
+
+# Broken data: a truncated image file.
+mkdir -p "$work/broken"
+cp "$data"/* "$work/broken/"
+head -c 1000 "$data/t10k-images-idx3-ubyte.gz" >"$work/broken/t10k-images-idx3-ubyte.gz"
+expect 1 "t10k-images-idx3-ubyte.gz" --data-dir "$work/broken" --out "$work/o" "${quick[@]}"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures case(s) failed"
+  exit 1
+fi

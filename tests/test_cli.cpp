@@ -1,0 +1,97 @@
+#include "normtrain/cli.hpp"
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "normtrain/error.hpp"
+
+namespace normtrain {
+namespace {
+
+std::optional<TrainConfig> parse(std::vector<std::string> args, std::string* printed = nullptr) {
+  args.insert(args.begin(), "normtrain");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  auto config = parse_command_line(static_cast<int>(argv.size()), argv.data(), out);
+  if (printed != nullptr) *printed = out.str();
+  return config;
+}
+
+std::string usage_error_of(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kUsage);
+    return error.what();
+  }
+  ADD_FAILURE() << "no usage error";
+  return {};
+}
+
+TEST(Cli, NoArgumentsGiveTheDefaults) {
+  const auto config = parse({});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->norm, NormKind::kBatch);
+  EXPECT_EQ(config->epochs, 20);
+  EXPECT_EQ(config->data_dir, "data/mnist");
+}
+
+TEST(Cli, GroupNormWithGroups) {
+  const auto config =
+      parse({"--norm",       "gn", "--groups", "4",   "--epochs",  "3", "--l1",          "0.001",
+             "--seed",       "7",  "--device", "cpu", "--threads", "2", "--limit-train", "100",
+             "--limit-test", "50", "--out",    "x",   "--quiet"});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->norm, NormKind::kGroup);
+  EXPECT_EQ(config->groups, 4);
+  EXPECT_EQ(config->epochs, 3);
+  EXPECT_DOUBLE_EQ(config->l1, 0.001);
+  EXPECT_EQ(config->seed, 7u);
+  EXPECT_EQ(config->device, "cpu");
+  EXPECT_EQ(config->threads, 2);
+  EXPECT_EQ(config->limit_train, 100);
+  EXPECT_EQ(config->limit_test, 50);
+  EXPECT_EQ(config->out_dir, "x");
+  EXPECT_TRUE(config->quiet);
+}
+
+TEST(Cli, GroupNormDefaultsToEightGroups) {
+  EXPECT_EQ(parse({"--norm", "gn"})->groups, 8);
+}
+
+TEST(Cli, GroupsWithOtherNormsIsAUsageError) {
+  EXPECT_NE(usage_error_of({"--norm", "bn", "--groups", "8"}).find("--groups"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--norm", "ln", "--groups", "2"}).find("--groups"), std::string::npos);
+}
+
+TEST(Cli, InvalidGroupsNameTheValidOnes) {
+  EXPECT_NE(usage_error_of({"--norm", "gn", "--groups", "3"}).find("1, 2, 4 or 8"),
+            std::string::npos);
+}
+
+TEST(Cli, BadFlagsAndValuesAreUsageErrors) {
+  usage_error_of({"--norm", "xn"});
+  usage_error_of({"--no-such-flag"});
+  usage_error_of({"--epochs", "many"});
+  usage_error_of({"--epochs", "0"});
+  usage_error_of({"--batch-size", "-1"});
+  usage_error_of({"--lr", "-0.5"});
+  usage_error_of({"--seed", "-1"});
+  usage_error_of({"--device", "gpu"});
+  usage_error_of({"stray-positional"});
+}
+
+TEST(Cli, HelpAndVersionPrintAndStop) {
+  std::string printed;
+  EXPECT_FALSE(parse({"--help"}, &printed).has_value());
+  EXPECT_NE(printed.find("--groups"), std::string::npos);
+  EXPECT_FALSE(parse({"--version"}, &printed).has_value());
+  EXPECT_EQ(printed.rfind("normtrain ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace normtrain

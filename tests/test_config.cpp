@@ -1,0 +1,103 @@
+#include "normtrain/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "normtrain/error.hpp"
+
+namespace normtrain {
+namespace {
+
+TEST(Config, DefaultsReproduceTheRecipe) {
+  const TrainConfig config;
+  EXPECT_EQ(config.norm, NormKind::kBatch);
+  EXPECT_EQ(config.epochs, 20);
+  EXPECT_EQ(config.batch_size, 128);
+  EXPECT_DOUBLE_EQ(config.lr, 0.01);
+  EXPECT_DOUBLE_EQ(config.momentum, 0.9);
+  EXPECT_DOUBLE_EQ(config.dropout, 0.0);
+  EXPECT_DOUBLE_EQ(config.l1, 0.0);
+  EXPECT_EQ(config.seed, 1u);
+  EXPECT_NO_THROW(validate(config));
+}
+
+TEST(Config, GroupCountsMustDivideEveryBlock) {
+  TrainConfig config;
+  config.norm = NormKind::kGroup;
+  for (int groups : {1, 2, 4, 8}) {
+    config.groups = groups;
+    EXPECT_NO_THROW(validate(config)) << groups;
+  }
+  for (int groups : {0, -1, 3, 5, 6, 12, 16, 24}) {
+    config.groups = groups;
+    try {
+      validate(config);
+      ADD_FAILURE() << "groups " << groups << " accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.kind(), ErrorKind::kUsage);
+      EXPECT_NE(std::string(error.what()).find("1, 2, 4 or 8"), std::string::npos);
+    }
+  }
+}
+
+TEST(Config, RejectsOutOfRangeValuesAsUsageErrors) {
+  const auto expect_usage_error = [](auto mutate, const std::string& flag) {
+    TrainConfig config;
+    mutate(config);
+    try {
+      validate(config);
+      ADD_FAILURE() << flag << " accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.kind(), ErrorKind::kUsage);
+      EXPECT_NE(std::string(error.what()).find(flag), std::string::npos) << error.what();
+    }
+  };
+  expect_usage_error([](TrainConfig& c) { c.epochs = 0; }, "--epochs");
+  expect_usage_error([](TrainConfig& c) { c.batch_size = -3; }, "--batch-size");
+  expect_usage_error([](TrainConfig& c) { c.lr = -0.1; }, "--lr");
+  expect_usage_error([](TrainConfig& c) { c.l1 = -1; }, "--l1");
+  expect_usage_error([](TrainConfig& c) { c.momentum = 1.5; }, "--momentum");
+  expect_usage_error([](TrainConfig& c) { c.dropout = 1.0; }, "--dropout");
+  expect_usage_error([](TrainConfig& c) { c.threads = -2; }, "--threads");
+  expect_usage_error([](TrainConfig& c) { c.device = "tpu"; }, "--device");
+  expect_usage_error([](TrainConfig& c) { c.device = "cuda:"; }, "--device");
+  expect_usage_error([](TrainConfig& c) { c.limit_test = -1; }, "--limit-test");
+}
+
+TEST(Config, DeviceSpellings) {
+  TrainConfig config;
+  for (const char* device : {"auto", "cpu", "cuda", "cuda:0", "cuda:12"}) {
+    config.device = device;
+    EXPECT_NO_THROW(validate(config)) << device;
+  }
+}
+
+TEST(Config, VariantNamesForTheThreeStudiedVariants) {
+  TrainConfig bn;
+  bn.l1 = 0.01;
+  EXPECT_EQ(variant_slug(bn), "bn-l1-0.01");
+  EXPECT_EQ(variant_label(bn), "BN + L1 0.01");
+  EXPECT_EQ(resolved_out_dir(bn), "runs/bn-l1-0.01");
+
+  TrainConfig ln;
+  ln.norm = NormKind::kLayer;
+  EXPECT_EQ(variant_slug(ln), "ln");
+  EXPECT_EQ(variant_label(ln), "LN");
+
+  TrainConfig gn;
+  gn.norm = NormKind::kGroup;
+  gn.groups = 8;
+  EXPECT_EQ(variant_slug(gn), "gn-8");
+  EXPECT_EQ(variant_label(gn), "GN (8 groups)");
+  gn.out_dir = "elsewhere";
+  EXPECT_EQ(resolved_out_dir(gn), "elsewhere");
+}
+
+TEST(Config, NormFlagsRoundTrip) {
+  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup}) {
+    EXPECT_EQ(norm_from_flag(to_flag(norm)), norm);
+  }
+  EXPECT_FALSE(norm_from_flag("in").has_value());
+}
+
+}  // namespace
+}  // namespace normtrain

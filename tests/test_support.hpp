@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace normtrain::testing {
+
+// The committed 2,000 / 500 image MNIST subset.
+std::filesystem::path tiny_mnist_dir();
+// The full MNIST beside the checkout, when this machine has it.
+std::filesystem::path full_mnist_dir();
+bool has_full_mnist();
+
+// A fresh, empty folder for one test, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The bytes of an IDX file of unsigned bytes with the given dimensions and values.
+std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& dims,
+                                    const std::vector<std::uint8_t>& values);
+std::vector<std::uint8_t> gzip_bytes(const std::vector<std::uint8_t>& raw);
+void write_bytes(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes);
+std::string read_text(const std::filesystem::path& path);
+
+}  // namespace normtrain::testing

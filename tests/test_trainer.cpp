@@ -1,0 +1,83 @@
+#include "normtrain/trainer.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace normtrain {
+namespace {
+
+TEST(Objective, L1TermAddsExactlyLambdaTimesSumOfAbsoluteValues) {
+  torch::manual_seed(0);
+  const torch::Tensor log_probs = torch::log_softmax(torch::randn({4, 10}, torch::kFloat64), 1);
+  const torch::Tensor targets = torch::tensor({1, 2, 3, 4}, torch::kInt64);
+  const std::vector<torch::Tensor> parameters = {
+      torch::tensor({1.5, -2.0}, torch::kFloat64),
+      torch::tensor({{-0.25, 0.0}, {3.0, -1.0}}, torch::kFloat64)};
+  const double lambda = 0.01;
+  const double without = objective(log_probs, targets, parameters, 0.0).item<double>();
+  const double with = objective(log_probs, targets, parameters, lambda).item<double>();
+  EXPECT_DOUBLE_EQ(without, torch::nll_loss(log_probs, targets).item<double>());
+  EXPECT_NEAR(with - without, lambda * (1.5 + 2.0 + 0.25 + 0.0 + 3.0 + 1.0), 1e-12);
+}
+
+TEST(Objective, L1CoversEveryParameterOfTheModel) {
+  NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0});
+  double expected = 0.0;
+  for (const torch::Tensor& p : model->parameters()) expected += p.abs().sum().item<double>();
+  EXPECT_NEAR(l1_norm(model->parameters()).item<double>(), expected, 1e-3);
+}
+
+class SmokeTraining : public ::testing::TestWithParam<NormKind> {};
+
+TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
+  torch::set_num_threads(2);
+  TrainConfig config;
+  config.norm = GetParam();
+  // A larger step than the recipe's, so that a few dozen steps are enough to see learning.
+  config.lr = 0.05;
+  const TensorDataset train =
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTrain), torch::kCPU);
+  const TensorDataset test =
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU);
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+
+  std::int64_t callbacks = 0;
+  std::vector<EpochResult> epochs;
+  epochs.push_back(
+      trainer.run_epoch(1, train, test, [&](std::int64_t, std::int64_t) { ++callbacks; }));
+  for (int epoch = 2; epoch <= 3; ++epoch) epochs.push_back(trainer.run_epoch(epoch, train, test));
+
+  EXPECT_EQ(callbacks, 16);  // 2,000 images in batches of 128
+  ASSERT_EQ(epochs[0].steps.size(), 16u);
+  EXPECT_EQ(epochs[1].steps.front().step, 17);
+  // Near chance (log 10 = 2.30) at the start, clearly lower after three epochs.
+  EXPECT_GT(epochs[0].steps.front().loss, 2.0);
+  EXPECT_LT(epochs[2].metrics.train_loss, epochs[0].metrics.train_loss);
+  EXPECT_LT(epochs[2].metrics.train_loss, 1.5);
+  EXPECT_GT(epochs[2].metrics.train_acc, 50.0);
+  EXPECT_DOUBLE_EQ(epochs[2].metrics.lr, 0.05);
+  EXPECT_GT(epochs[2].metrics.train_seconds, 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
+                         ::testing::Values(NormKind::kBatch, NormKind::kLayer, NormKind::kGroup),
+                         [](const auto& info) { return to_flag(info.param); });
+
+TEST(Evaluate, CountsMatchPredictions) {
+  const TensorDataset test =
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU);
+  torch::manual_seed(1);
+  NormNet model(ModelOptions{NormKind::kLayer, 8, 0.0});
+  const EvalResult result = evaluate(model, test, 128);
+  EXPECT_EQ(result.predictions.size(0), 500);
+  EXPECT_EQ(result.correct, result.predictions.eq(test.labels).sum().item<std::int64_t>());
+  EXPECT_NEAR(result.accuracy, result.correct / 5.0, 1e-9);
+  EXPECT_TRUE((result.confidences > 0).all().item<bool>());
+  EXPECT_TRUE((result.confidences <= 1).all().item<bool>());
+}
+
+}  // namespace
+}  // namespace normtrain
