@@ -17,6 +17,12 @@ endif()
 if(NOT TARGET ZLIB::ZLIB)
   find_package(ZLIB REQUIRED)
 endif()
+if(NOT TARGET CURL::libcurl)
+  find_package(CURL REQUIRED)
+endif()
+if(NOT TARGET OpenSSL::Crypto)
+  find_package(OpenSSL REQUIRED)
+endif()
 
 # stb is header-only; Debian's libstb-dev installs it under include/stb.
 find_path(STB_INCLUDE_DIR stb_image_write.h PATH_SUFFIXES stb REQUIRED)

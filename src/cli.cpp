@@ -46,9 +46,18 @@ std::optional<TrainConfig> parse_command_line(int argc, const char* const* argv,
       ->capture_default_str();
   app.add_option("--data-dir", config.data_dir, "Folder with the four MNIST IDX files (raw or .gz)")
       ->capture_default_str();
+  app.add_option("--mirror", config.mirror,
+                 "Base URL to download missing MNIST files from (http, https or file://); "
+                 "also NORMTRAIN_MNIST_MIRROR");
+  app.add_flag("--no-download", "Never download; fail if --data-dir lacks the files");
+  app.add_flag("--verify-data", config.verify_data,
+               "Check the files in --data-dir against the official MNIST checksums and exit");
   app.add_option("--limit-train", config.limit_train, "Use the first N training images; 0 = all")
       ->capture_default_str();
   app.add_option("--limit-test", config.limit_test, "Use the first N test images; 0 = all")
+      ->capture_default_str();
+  app.add_option("--misclassified", config.misclassified,
+                 "Wrongly classified test images to show in misclassified.png")
       ->capture_default_str();
   app.add_option("--out", config.out_dir, "Output folder [default: runs/<variant>]");
   app.add_flag("--quiet", config.quiet, "Print only warnings and errors");
@@ -63,6 +72,7 @@ std::optional<TrainConfig> parse_command_line(int argc, const char* const* argv,
   }
 
   config.norm = *norm_from_flag(norm_flag);
+  config.download = app.count("--no-download") == 0;
   if (app.count("--groups") > 0 && config.norm != NormKind::kGroup) {
     throw UsageError(fmt::format("--groups applies only to --norm gn, not --norm {}", norm_flag));
   }

@@ -68,6 +68,10 @@ void validate(const TrainConfig& config) {
     throw UsageError(
         fmt::format("--device must be auto, cpu, cuda or cuda:N, got '{}'", config.device));
   }
+  if (config.misclassified < 0 || config.misclassified > 1000) {
+    throw UsageError(
+        fmt::format("--misclassified must be between 0 and 1000, got {}", config.misclassified));
+  }
   if (config.limit_train < 0 || config.limit_test < 0) {
     throw UsageError("--limit-train and --limit-test must be 0 (all) or more");
   }

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "normtrain/cli.hpp"
+#include "normtrain/data_preparation.hpp"
 #include "normtrain/error.hpp"
 #include "normtrain/training_run.hpp"
 
@@ -30,6 +31,9 @@ int main(int argc, char** argv) {
     const auto config = normtrain::parse_command_line(argc, argv, std::cout);
     if (!config) return 0;
     configure_logging(config->quiet);
+    if (config->verify_data) {
+      return normtrain::verify_data(*config, std::cout) ? 0 : kExitRuntimeError;
+    }
     normtrain::run_training(*config);
     return 0;
   } catch (const normtrain::Error& error) {

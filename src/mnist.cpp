@@ -25,7 +25,8 @@ std::filesystem::path find_data_file(const std::filesystem::path& dir, const std
   throw RuntimeError(fmt::format(
       "MNIST file {} (or {}.gz) not found in {}. Put the four MNIST IDX files "
       "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-      "t10k-labels-idx1-ubyte, raw or .gz) there, or point --data-dir at the folder that has them",
+      "t10k-labels-idx1-ubyte, raw or .gz) there, point --data-dir at the folder that has them, "
+      "or leave out --no-download to have them fetched",
       name, name, dir.string()));
 }
 

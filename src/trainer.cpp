@@ -52,6 +52,17 @@ EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batc
   return result;
 }
 
+TestPredictions to_test_predictions(const EvalResult& result) {
+  const torch::Tensor predicted = result.predictions.to(torch::kUInt8).contiguous();
+  const torch::Tensor confidence = result.confidences.to(torch::kFloat32).contiguous();
+  TestPredictions out;
+  out.predicted.assign(predicted.data_ptr<std::uint8_t>(),
+                       predicted.data_ptr<std::uint8_t>() + predicted.numel());
+  out.confidence.assign(confidence.data_ptr<float>(),
+                        confidence.data_ptr<float>() + confidence.numel());
+  return out;
+}
+
 Trainer::Trainer(NormNet model, const TrainConfig& config)
     : model_(std::move(model)),
       config_(config),
@@ -112,7 +123,8 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   }
 
   const auto test_start = std::chrono::steady_clock::now();
-  const EvalResult tested = evaluate(model_, test);
+  result.test = evaluate(model_, test);
+  const EvalResult& tested = result.test;
   EpochMetrics& m = result.metrics;
   m.epoch = epoch;
   m.train_loss = loss_sum / static_cast<double>(seen);

@@ -13,9 +13,11 @@
 
 #include "normtrain/checkpoint.hpp"
 #include "normtrain/console_reporter.hpp"
+#include "normtrain/data_preparation.hpp"
 #include "normtrain/dataset.hpp"
 #include "normtrain/device.hpp"
 #include "normtrain/error.hpp"
+#include "normtrain/evaluation_report.hpp"
 #include "normtrain/file_io.hpp"
 #include "normtrain/metrics_csv.hpp"
 #include "normtrain/mnist.hpp"
@@ -55,6 +57,7 @@ void train(const TrainConfig& config) {
   const std::filesystem::path out_dir = resolved_out_dir(config);
   ensure_writable_dir(out_dir, "--out");
 
+  prepare_data(config);
   const MnistSplit train_split =
       load_mnist_split(config.data_dir, Split::kTrain, config.limit_train);
   const MnistSplit test_split = load_mnist_split(config.data_dir, Split::kTest, config.limit_test);
@@ -88,17 +91,20 @@ void train(const TrainConfig& config) {
   const std::vector<TrainingObserver*> observers = {&csv, &recorder, &console};
 
   Trainer trainer(model, config);
+  EpochResult result;
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    const EpochResult result = trainer.run_epoch(epoch, train_data, test_data,
-                                                 [&](std::int64_t batch, std::int64_t batches) {
-                                                   for (TrainingObserver* observer : observers)
-                                                     observer->on_batch_end(epoch, batch, batches);
-                                                 });
+    result = trainer.run_epoch(epoch, train_data, test_data,
+                               [&](std::int64_t batch, std::int64_t batches) {
+                                 for (TrainingObserver* observer : observers)
+                                   observer->on_batch_end(epoch, batch, batches);
+                               });
     for (TrainingObserver* observer : observers)
       observer->on_epoch_end(result.metrics, result.steps);
   }
 
   save_model(model, out_dir / "model.pt");
+  write_evaluation_report(out_dir, test_split, to_test_predictions(result.test),
+                          config.misclassified);
   recorder.finish("completed");
   const RunRecord& done = recorder.record();
   spdlog::info("best test accuracy {:.2f}% (epoch {}), final {:.2f}%; {:.1f}s in all; files in {}",

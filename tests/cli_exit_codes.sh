@@ -36,7 +36,14 @@ expect 2 "--lr" --lr -1
 expect 2 "--l1" --l1 -0.5
 expect 2 "--device" --device tpu
 expect 2 "--epochs" --epochs lots
-expect 1 "not found in $work/nothing-here.*--data-dir" --data-dir "$work/nothing-here" "${quick[@]}"
+expect 1 "not found in $work/nothing-here.*--data-dir" --data-dir "$work/nothing-here" --no-download \
+  "${quick[@]}"
+mkdir -p "$work/empty-mirror"
+expect 1 "file://$work/empty-mirror" --data-dir "$work/fetched" --mirror "file://$work/empty-mirror" \
+  "${quick[@]}"
+[ -z "$(ls -A "$work/fetched" 2>/dev/null)" ] || { echo "FAIL: failed download left files"; failures=$((failures + 1)); }
+expect 2 "--mirror" --mirror "ftp://example" "${quick[@]}"
+expect 1 "differs" --verify-data --data-dir "$data"
 touch "$work/a-file"
 expect 1 "--out $work/a-file/sub" --data-dir "$data" --out "$work/a-file/sub" "${quick[@]}"
 expect 1 "no CUDA" --data-dir "$data" --out "$work/cuda" --device cuda "${quick[@]}"

@@ -39,11 +39,18 @@ struct TrainConfig {
   int threads = 0;
   // Folder holding the four MNIST IDX files, raw or gzip.
   std::string data_dir = "data/mnist";
+  // Download missing MNIST files; where from (empty: NORMTRAIN_MNIST_MIRROR or the defaults).
+  bool download = true;
+  std::string mirror;
+  // Only check the data files against the official MNIST checksums, then exit.
+  bool verify_data = false;
   // Use only the first N training / test examples; 0 means all.
   std::int64_t limit_train = 0;
   std::int64_t limit_test = 0;
   // Output folder; empty means runs/<variant slug>.
   std::string out_dir;
+  // How many wrongly classified test images misclassified.png shows; 0 writes none.
+  int misclassified = 10;
   // No summary, no per-epoch lines, no progress bar.
   bool quiet = false;
 };

@@ -8,6 +8,7 @@
 
 #include "normtrain/config.hpp"
 #include "normtrain/dataset.hpp"
+#include "normtrain/evaluation_report.hpp"
 #include "normtrain/model.hpp"
 #include "normtrain/training_observer.hpp"
 
@@ -33,9 +34,13 @@ struct EvalResult {
 
 EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size = 1000);
 
+// The predictions in the torch-free form the report writers take.
+TestPredictions to_test_predictions(const EvalResult& result);
+
 struct EpochResult {
   EpochMetrics metrics;
   std::vector<StepMetrics> steps;
+  EvalResult test;  // the end-of-epoch evaluation, predictions included
 };
 
 // Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages normtrain needs to build, test and plot.
+# Skips apt entirely when everything is already there. Usage: scripts/install_deps.sh
+set -euo pipefail
+
+packages=(
+  cmake g++ ninja-build ccache pkg-config
+  libtorch-dev libcli11-dev libfmt-dev libspdlog-dev libstb-dev libgtest-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
+  gnuplot-nox
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all packages present"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install_deps: run as root or install sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install_deps: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}"

@@ -1,0 +1,26 @@
+#include "normtrain/confusion_matrix.hpp"
+
+#include <fmt/format.h>
+
+namespace normtrain {
+
+ConfusionMatrix confusion_matrix(const std::vector<std::uint8_t>& actual,
+                                 const std::vector<std::uint8_t>& predicted) {
+  ConfusionMatrix matrix{};
+  const std::size_t count = std::min(actual.size(), predicted.size());
+  for (std::size_t i = 0; i < count; ++i) ++matrix.at(actual[i]).at(predicted[i]);
+  return matrix;
+}
+
+std::string confusion_csv(const ConfusionMatrix& matrix) {
+  std::string csv = "actual/predicted";
+  for (int predicted = 0; predicted < kNumClasses; ++predicted)
+    csv += fmt::format(",{}", predicted);
+  csv += "\n";
+  for (int actual = 0; actual < kNumClasses; ++actual) {
+    csv += fmt::format("{},{}\n", actual, fmt::join(matrix[actual], ","));
+  }
+  return csv;
+}
+
+}  // namespace normtrain

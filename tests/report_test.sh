@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# scripts/report.sh on the committed fixture runs (real 2-epoch runs on the tiny subset): the
+# tables match the expected Markdown, and bad folders or arguments give the promised exit codes.
+# Usage: report_test.sh SOURCE_DIR
+set -u
+src=$1
+report=$src/scripts/report.sh
+runs=$src/tests/fixtures/runs
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $1"
+  failures=$((failures + 1))
+}
+
+# table EXPECTED_FILE ARGS...: report.sh ARGS exits 0 and prints exactly EXPECTED_FILE.
+table() {
+  local expected=$1
+  shift
+  bash "$report" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -ne 0 ]; then
+    fail "report.sh $* -> exit $got (want 0), stderr:"
+    cat "$work/err"
+  elif ! diff -u "$expected" "$work/out"; then
+    fail "report.sh $* differs from $expected (diff above)"
+  else
+    echo "ok:   report.sh $* matches $(basename "$expected")"
+  fi
+}
+
+# expect STATUS MESSAGE_REGEX ARGS...: report.sh ARGS exits STATUS and prints a match.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  bash "$report" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -ne "$want" ] || ! grep -Eq -- "$pattern" "$work/err" "$work/out"; then
+    fail "report.sh $* -> exit $got (want $want), output:"
+    cat "$work/err" "$work/out"
+  else
+    echo "ok:   report.sh $* -> $got"
+  fi
+}
+
+table "$src/tests/fixtures/report_expected.md" "$runs/bn-l1-0.01" "$runs/ln" "$runs/gn-8"
+# Two seeds of gn-8 make one row with a standard deviation; single runs show "-".
+table "$src/tests/fixtures/report_aggregate_expected.md" --aggregate \
+  "$runs/bn-l1-0.01" "$runs/ln" "$runs/gn-8" "$runs/gn-8-seed2"
+
+# Without the accuracy and time keys in run.json, metrics.csv gives the same row.
+cp -r "$runs/bn-l1-0.01" "$work/bare"
+sed -i -E '/^  "(best_[a-z_]+|final_test_acc|train_seconds)": /d' "$work/bare/run.json"
+head -n 3 "$src/tests/fixtures/report_expected.md" >"$work/bare_expected.md"
+table "$work/bare_expected.md" "$work/bare"
+
+# A run that stopped early says so in its row.
+cp -r "$runs/ln" "$work/stopped"
+sed -i 's/"status": "completed"/"status": "interrupted"/' "$work/stopped/run.json"
+bash "$report" "$work/stopped" >"$work/out" 2>&1
+if grep -q '^| LN (interrupted, 2/2 epochs) | 36.62% (2) |' "$work/out"; then
+  echo "ok:   an interrupted run is marked"
+else
+  fail "an interrupted run is not marked:"
+  cat "$work/out"
+fi
+
+mkdir -p "$work/not-a-run"
+expect 1 "$work/not-a-run.*run.json" "$runs/ln" "$work/not-a-run"
+expect 1 "$work/missing.*not a folder" "$work/missing"
+touch "$work/not-a-run/run.json"
+expect 1 "$work/not-a-run.*metrics.csv" "$work/not-a-run"
+expect 2 "no run folders" --aggregate
+expect 2 "no run folders"
+expect 2 "unknown option '--bogus'" --bogus "$runs/ln"
+expect 0 "^Usage: scripts/report.sh" --help
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures case(s) failed"
+  exit 1
+fi
