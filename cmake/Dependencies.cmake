@@ -1,5 +1,5 @@
 # Each dependency is looked up only if a parent project has not provided it already.
-if(NOT TARGET torch)
+if(NORMTRAIN_WITH_TORCH AND NOT TARGET torch)
   find_package(Torch REQUIRED)
 endif()
 if(NOT TARGET CLI11::CLI11)

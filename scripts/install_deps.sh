@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages normtrain needs to build, test and plot.
+# Installs the Debian/Ubuntu packages normtrain needs to build, test, fuzz and plot.
 # Skips apt entirely when everything is already there. Usage: scripts/install_deps.sh
 set -euo pipefail
 
@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libcli11-dev libfmt-dev libspdlog-dev libstb-dev libgtest-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
   gnuplot-nox
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and clang's sanitizer runtimes
 )
 
 missing=()

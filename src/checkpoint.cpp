@@ -2,20 +2,131 @@
 
 #include <fmt/format.h>
 
+#include "normtrain/config_json.hpp"
 #include "normtrain/error.hpp"
 
 namespace normtrain {
+namespace {
 
-void save_model(NormNet& model, const std::filesystem::path& path) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  torch::save(model, temporary.string());
+// Bumped when the layout changes, so that an old file is refused with a clear message.
+constexpr std::int64_t kCheckpointFormat = 1;
+
+void rename_into_place(const std::filesystem::path& temporary, const std::filesystem::path& path) {
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
   if (error) {
-    throw RuntimeError(
-        fmt::format("cannot write checkpoint {}: {}", path.string(), error.message()));
+    std::filesystem::remove(temporary, error);
+    throw RuntimeError(fmt::format("cannot write {}: {}", path.string(), error.message()));
   }
+}
+
+std::filesystem::path temporary_beside(const std::filesystem::path& path) {
+  std::filesystem::path temporary = path;
+  temporary += ".tmp";
+  return temporary;
+}
+
+// The generator that dropout draws from on `device`.
+at::Generator generator_for(const torch::Device& device) {
+  return at::globalContext().defaultGenerator(device.is_cuda() ? device
+                                                               : torch::Device(torch::kCPU));
+}
+
+torch::serialize::InputArchive open_archive(const std::filesystem::path& path,
+                                            const c10::optional<torch::Device>& device) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path.string(), device);
+  } catch (const c10::Error&) {
+    throw RuntimeError(
+        fmt::format("{} is not a readable normtrain checkpoint (truncated or from another program)",
+                    path.string()));
+  }
+  c10::IValue format;
+  if (!archive.try_read("format", format) || !format.isInt() ||
+      format.toInt() != kCheckpointFormat) {
+    throw RuntimeError(
+        fmt::format("{} is not a checkpoint of this normtrain version (format {} expected)",
+                    path.string(), kCheckpointFormat));
+  }
+  return archive;
+}
+
+}  // namespace
+
+std::filesystem::path find_checkpoint(const std::filesystem::path& path) {
+  std::error_code ignored;
+  const std::filesystem::path file =
+      std::filesystem::is_directory(path, ignored) ? path / kCheckpointFileName : path;
+  if (!std::filesystem::is_regular_file(file, ignored)) {
+    throw RuntimeError(fmt::format(
+        "--resume {}: no checkpoint at {}; give a run folder written by normtrain or its {}",
+        path.string(), file.string(), kCheckpointFileName));
+  }
+  return file;
+}
+
+void save_checkpoint(const std::filesystem::path& path, NormNet& model,
+                     torch::optim::SGD& optimizer, const TrainConfig& config, int epoch,
+                     const torch::Device& device) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(kCheckpointFormat));
+  archive.write("epoch", c10::IValue(static_cast<std::int64_t>(epoch)));
+  archive.write("config", c10::IValue(config_to_json_text(config)));
+  torch::serialize::OutputArchive model_archive;
+  model->save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  at::Generator generator = generator_for(device);
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("generator", generator.get_state(), /*is_buffer=*/true);
+  }
+  const std::filesystem::path temporary = temporary_beside(path);
+  archive.save_to(temporary.string());
+  rename_into_place(temporary, path);
+}
+
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
+  torch::serialize::InputArchive archive = open_archive(path, torch::Device(torch::kCPU));
+  c10::IValue epoch;
+  c10::IValue config;
+  if (!archive.try_read("epoch", epoch) || !archive.try_read("config", config) || !epoch.isInt() ||
+      !config.isString()) {
+    throw RuntimeError(fmt::format("{} lacks its epoch or configuration", path.string()));
+  }
+  return {config_from_json_text(config.toStringRef(), path.string()),
+          static_cast<int>(epoch.toInt())};
+}
+
+void restore_checkpoint(const std::filesystem::path& path, NormNet& model,
+                        torch::optim::SGD& optimizer, const torch::Device& device) {
+  torch::serialize::InputArchive archive = open_archive(path, device);
+  torch::serialize::InputArchive model_archive;
+  torch::serialize::InputArchive optimizer_archive;
+  try {
+    archive.read("model", model_archive);
+    model->load(model_archive);
+    archive.read("optimizer", optimizer_archive);
+    optimizer.load(optimizer_archive);
+  } catch (const c10::Error& error) {
+    throw RuntimeError(fmt::format("{} does not fit this model: {}", path.string(),
+                                   error.what_without_backtrace()));
+  }
+  torch::Tensor state;
+  if (archive.try_read("generator", state, /*is_buffer=*/true)) {
+    at::Generator generator = generator_for(device);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state.cpu());
+  }
+}
+
+void save_model(NormNet& model, const std::filesystem::path& path) {
+  const std::filesystem::path temporary = temporary_beside(path);
+  torch::save(model, temporary.string());
+  rename_into_place(temporary, path);
 }
 
 }  // namespace normtrain

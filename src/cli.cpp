@@ -11,8 +11,21 @@
 
 namespace normtrain {
 
-std::optional<TrainConfig> parse_command_line(int argc, const char* const* argv,
-                                              std::ostream& out) {
+namespace {
+
+// Flags that define what a run computes; a resumed run keeps its saved values.
+constexpr const char* kFixedOnResume[] = {
+    "--norm",    "--groups", "--l1",          "--batch-size", "--lr",  "--momentum",
+    "--dropout", "--seed",   "--limit-train", "--limit-test", "--out", "--verify-data"};
+
+template <typename T>
+std::optional<T> given(const CLI::App& app, const std::string& flag, const T& value) {
+  return app.count(flag) > 0 ? std::optional<T>(value) : std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Command> parse_command_line(int argc, const char* const* argv, std::ostream& out) {
   TrainConfig config;
   std::string norm_flag = to_flag(config.norm);
 
@@ -61,6 +74,10 @@ std::optional<TrainConfig> parse_command_line(int argc, const char* const* argv,
       ->capture_default_str();
   app.add_option("--out", config.out_dir, "Output folder [default: runs/<variant>]");
   app.add_flag("--quiet", config.quiet, "Print only warnings and errors");
+  std::string resume_path;
+  app.add_option("--resume", resume_path,
+                 "Continue the run saved in this folder (or checkpoint file) up to --epochs, "
+                 "with its saved configuration");
 
   try {
     app.parse(argc, argv);
@@ -73,6 +90,31 @@ std::optional<TrainConfig> parse_command_line(int argc, const char* const* argv,
 
   config.norm = *norm_from_flag(norm_flag);
   config.download = app.count("--no-download") == 0;
+
+  if (app.count("--resume") > 0) {
+    for (const char* flag : kFixedOnResume) {
+      if (app.count(flag) > 0) {
+        throw UsageError(fmt::format(
+            "{} cannot be given with --resume: a resumed run keeps its saved configuration "
+            "(only --epochs, --threads, --device, --data-dir, --misclassified, --quiet, "
+            "--mirror and --no-download may change)",
+            flag));
+      }
+    }
+    ResumeRequest request;
+    request.path = resume_path;
+    request.epochs = given(app, "--epochs", config.epochs);
+    request.threads = given(app, "--threads", config.threads);
+    request.device = given(app, "--device", config.device);
+    request.data_dir = given(app, "--data-dir", config.data_dir);
+    request.misclassified = given(app, "--misclassified", config.misclassified);
+    request.quiet = config.quiet;
+    request.download = config.download;
+    request.mirror = config.mirror;
+    // The flags given must be valid on their own; the merged configuration is checked again.
+    validate(config);
+    return request;
+  }
   if (app.count("--groups") > 0 && config.norm != NormKind::kGroup) {
     throw UsageError(fmt::format("--groups applies only to --norm gn, not --norm {}", norm_flag));
   }

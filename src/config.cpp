@@ -86,6 +86,18 @@ void validate(const TrainConfig& config) {
   }
 }
 
+TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request) {
+  if (request.epochs) saved.epochs = *request.epochs;
+  if (request.threads) saved.threads = *request.threads;
+  if (request.device) saved.device = *request.device;
+  if (request.data_dir) saved.data_dir = *request.data_dir;
+  if (request.misclassified) saved.misclassified = *request.misclassified;
+  saved.quiet = request.quiet;
+  saved.download = request.download;
+  saved.mirror = request.mirror;
+  return saved;
+}
+
 std::string variant_slug(const TrainConfig& config) {
   std::string slug = to_flag(config.norm);
   if (config.norm == NormKind::kGroup) slug += fmt::format("-{}", config.groups);

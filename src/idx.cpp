@@ -158,9 +158,7 @@ IdxArray parse_idx(const std::uint8_t* data, std::size_t size, const std::string
   return take_payload(header, data, size, name);
 }
 
-IdxArray read_idx_file(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  std::vector<std::uint8_t> bytes = read_whole_file(path);
+IdxArray read_idx_bytes(const std::vector<std::uint8_t>& bytes, const std::string& name) {
   if (!is_gzip(bytes)) return parse_idx(bytes.data(), bytes.size(), name);
 
   // Inflate just the header first, so that the payload can be capped at what it announces.
@@ -169,6 +167,10 @@ IdxArray read_idx_file(const std::filesystem::path& path) {
   // One byte past the announced size tells "longer than the header says" without reading it all.
   const Inflated whole = gunzip(bytes, header.header_bytes + header.payload_bytes + 1, name);
   return take_payload(header, whole.bytes.data(), whole.bytes.size(), name);
+}
+
+IdxArray read_idx_file(const std::filesystem::path& path) {
+  return read_idx_bytes(read_whole_file(path), path.string());
 }
 
 }  // namespace normtrain

@@ -9,6 +9,7 @@
 #include "normtrain/cli.hpp"
 #include "normtrain/data_preparation.hpp"
 #include "normtrain/error.hpp"
+#include "normtrain/interrupt.hpp"
 #include "normtrain/training_run.hpp"
 
 namespace {
@@ -28,14 +29,21 @@ void configure_logging(bool quiet) {
 
 int main(int argc, char** argv) {
   try {
-    const auto config = normtrain::parse_command_line(argc, argv, std::cout);
-    if (!config) return 0;
-    configure_logging(config->quiet);
-    if (config->verify_data) {
-      return normtrain::verify_data(*config, std::cout) ? 0 : kExitRuntimeError;
+    const auto command = normtrain::parse_command_line(argc, argv, std::cout);
+    if (!command) return 0;
+    normtrain::RunOutcome outcome;
+    if (const auto* resume = std::get_if<normtrain::ResumeRequest>(&*command)) {
+      configure_logging(resume->quiet);
+      outcome = normtrain::resume_training(*resume);
+    } else {
+      const auto& config = std::get<normtrain::TrainConfig>(*command);
+      configure_logging(config.quiet);
+      if (config.verify_data) {
+        return normtrain::verify_data(config, std::cout) ? 0 : kExitRuntimeError;
+      }
+      outcome = normtrain::run_training(config);
     }
-    normtrain::run_training(*config);
-    return 0;
+    return outcome == normtrain::RunOutcome::kInterrupted ? normtrain::kExitInterrupted : 0;
   } catch (const normtrain::Error& error) {
     fmt::print(stderr, "normtrain: error: {}\n", error.what());
     return error.kind() == normtrain::ErrorKind::kUsage ? kExitUsageError : kExitRuntimeError;

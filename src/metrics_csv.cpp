@@ -1,8 +1,11 @@
 #include "normtrain/metrics_csv.hpp"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "normtrain/error.hpp"
+#include "normtrain/file_io.hpp"
 
 namespace normtrain {
 namespace {
@@ -26,7 +29,68 @@ void check_written(const std::ofstream& file, const std::filesystem::path& path)
   }
 }
 
+std::vector<std::string> split_fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1) {
+    fields.push_back(line.substr(start, comma - start));
+  }
+  fields.push_back(line.substr(start));
+  return fields;
+}
+
+// Keeps the header and the rows whose `epoch_column` is at most `last_epoch`.
+void truncate_csv(const std::filesystem::path& path, std::size_t epoch_column, int last_epoch) {
+  std::ifstream in(path);
+  if (!in) return;  // nothing written yet
+  std::string kept;
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> fields = split_fields(line);
+    if (header ||
+        (fields.size() > epoch_column && std::atoi(fields[epoch_column].c_str()) <= last_epoch)) {
+      kept += line + "\n";
+    }
+    header = false;
+  }
+  write_file_atomically(path, kept);
+}
+
 }  // namespace
+
+std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.rfind("epoch,train_loss,", 0) != 0) {
+    throw RuntimeError(
+        fmt::format("{} is missing or is not a normtrain metrics.csv", path.string()));
+  }
+  std::vector<EpochMetrics> rows;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> f = split_fields(line);
+    if (f.size() < 8) {
+      throw RuntimeError(fmt::format("{}: malformed row '{}'", path.string(), line));
+    }
+    EpochMetrics m;
+    m.epoch = std::atoi(f[0].c_str());
+    m.train_loss = std::atof(f[1].c_str());
+    m.train_acc = std::atof(f[2].c_str());
+    m.test_loss = std::atof(f[3].c_str());
+    m.test_acc = std::atof(f[4].c_str());
+    m.lr = std::atof(f[5].c_str());
+    m.train_seconds = std::atof(f[6].c_str());
+    m.test_seconds = std::atof(f[7].c_str());
+    m.train_nll = f.size() > 8 ? std::atof(f[8].c_str()) : m.train_loss;
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch) {
+  truncate_csv(out_dir / "metrics.csv", 0, last_epoch);
+  truncate_csv(out_dir / "steps.csv", 1, last_epoch);
+}
 
 std::string format_metrics_row(const EpochMetrics& m) {
   return fmt::format("{},{:.6f},{:.4f},{:.6f},{:.4f},{:g},{:.3f},{:.3f},{:.6f}", m.epoch,

@@ -6,34 +6,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "normtrain/config_json.hpp"
 #include "normtrain/file_io.hpp"
 
 namespace normtrain {
-namespace {
-
-nlohmann::json config_json(const TrainConfig& c) {
-  nlohmann::json json = {
-      {"norm", to_flag(c.norm)},
-      {"groups", c.norm == NormKind::kGroup ? nlohmann::json(c.groups) : nlohmann::json()},
-      {"l1", c.l1},
-      {"epochs", c.epochs},
-      {"batch_size", c.batch_size},
-      {"lr", c.lr},
-      {"momentum", c.momentum},
-      {"dropout", c.dropout},
-      {"seed", c.seed},
-      {"device", c.device},
-      {"threads", c.threads},
-      {"data_dir", c.data_dir},
-      {"limit_train", c.limit_train},
-      {"limit_test", c.limit_test},
-      {"out", resolved_out_dir(c)},
-  };
-  return json;
-}
-
-}  // namespace
-
 void record_epoch(RunRecord& record, const EpochMetrics& epoch) {
   record.epochs_completed = epoch.epoch;
   // Ties keep the earliest epoch: the first time an accuracy was reached.
@@ -55,7 +31,7 @@ std::string to_json_text(const RunRecord& r) {
       {"variant", r.variant},
       {"variant_label", r.variant_label},
       {"status", r.status},
-      {"config", config_json(r.config)},
+      {"config", nlohmann::json::parse(config_to_json_text(r.config))},
       {"device", r.device},
       {"threads", r.threads},
       {"parameters", r.parameters},

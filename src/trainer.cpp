@@ -70,7 +70,7 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
       optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {}
 
 EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
-                               const BatchCallback& on_batch) {
+                               const BatchCallback& on_batch, const StopCheck& stop_requested) {
   const auto train_start = std::chrono::steady_clock::now();
   model_->train();
   const EpochBatches batches(train, config_.batch_size, config_.seed, epoch);
@@ -99,6 +99,11 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
     sizes.push_back(batch.targets.size(0));
     if (on_batch) on_batch(i + 1, batch_count);
+    if (stop_requested && stop_requested()) {
+      EpochResult stopped;
+      stopped.interrupted = true;
+      return stopped;
+    }
   }
   const torch::Tensor loss_values = torch::stack(losses).to(torch::kCPU, torch::kFloat64);
   const torch::Tensor nll_values = torch::stack(nlls).to(torch::kCPU, torch::kFloat64);

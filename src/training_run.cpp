@@ -2,7 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -19,6 +19,7 @@
 #include "normtrain/error.hpp"
 #include "normtrain/evaluation_report.hpp"
 #include "normtrain/file_io.hpp"
+#include "normtrain/interrupt.hpp"
 #include "normtrain/metrics_csv.hpp"
 #include "normtrain/mnist.hpp"
 #include "normtrain/model.hpp"
@@ -29,6 +30,12 @@
 
 namespace normtrain {
 namespace {
+
+// Where a resumed run picks up: its checkpoint and the epochs already finished.
+struct ResumePoint {
+  std::filesystem::path checkpoint;
+  int completed_epochs = 0;
+};
 
 int apply_thread_count(int requested) {
   // Debian's LibTorch starts with one thread; 0 asks for every core.
@@ -51,7 +58,8 @@ std::map<std::string, std::string> library_versions() {
   };
 }
 
-void train(const TrainConfig& config) {
+RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& resume) {
+  InterruptGuard interrupt_guard;
   const int threads = apply_thread_count(config.threads);
   const torch::Device device = resolve_device(config.device);
   const std::filesystem::path out_dir = resolved_out_dir(config);
@@ -70,11 +78,12 @@ void train(const TrainConfig& config) {
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
   model->to(device);
-
   const std::string summary = model_summary(model);
   write_file_atomically(out_dir / "summary.txt", summary);
-  if (!config.quiet) fmt::print("{}", summary);
+  if (!config.quiet && !resume) fmt::print("{}", summary);
 
+  Trainer trainer(model, config);
+  const std::filesystem::path checkpoint = out_dir / kCheckpointFileName;
   RunRecord record;
   record.config = config;
   record.variant = variant_slug(config);
@@ -85,43 +94,96 @@ void train(const TrainConfig& config) {
   record.train_examples = train_data.size();
   record.test_examples = test_data.size();
   record.versions = library_versions();
+  int first_epoch = 1;
+  if (resume) {
+    restore_checkpoint(resume->checkpoint, model, trainer.optimizer(), device);
+    truncate_run_csvs(out_dir, resume->completed_epochs);
+    for (const EpochMetrics& done : read_metrics_csv(out_dir / "metrics.csv")) {
+      record_epoch(record, done);
+    }
+    first_epoch = resume->completed_epochs + 1;
+    spdlog::info("resuming {} after epoch {} of {}", out_dir.string(), resume->completed_epochs,
+                 config.epochs);
+  } else {
+    // Epoch 0: lets a run interrupted in its first epoch be resumed too.
+    save_checkpoint(checkpoint, model, trainer.optimizer(), config, 0, device);
+  }
+
   RunRecorder recorder(out_dir / "run.json", record);
-  MetricsCsvWriter csv(out_dir, MetricsCsvWriter::Mode::kCreate);
+  MetricsCsvWriter csv(out_dir,
+                       resume ? MetricsCsvWriter::Mode::kAppend : MetricsCsvWriter::Mode::kCreate);
   ConsoleReporter console(config.epochs, !config.quiet && stream_is_terminal(stderr));
   const std::vector<TrainingObserver*> observers = {&csv, &recorder, &console};
 
-  Trainer trainer(model, config);
-  EpochResult result;
-  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    result = trainer.run_epoch(epoch, train_data, test_data,
-                               [&](std::int64_t batch, std::int64_t batches) {
-                                 for (TrainingObserver* observer : observers)
-                                   observer->on_batch_end(epoch, batch, batches);
-                               });
-    for (TrainingObserver* observer : observers)
+  EpochResult last;
+  for (int epoch = first_epoch; epoch <= config.epochs; ++epoch) {
+    EpochResult result = trainer.run_epoch(
+        epoch, train_data, test_data,
+        [&](std::int64_t batch, std::int64_t batches) {
+          for (TrainingObserver* observer : observers)
+            observer->on_batch_end(epoch, batch, batches);
+        },
+        interrupt_requested);
+    if (result.interrupted) {
+      recorder.finish("interrupted");
+      spdlog::warn(
+          "interrupted during epoch {}; epochs 1 to {} are saved in {}. Continue with: "
+          "normtrain --resume {}",
+          epoch, epoch - 1, out_dir.string(), out_dir.string());
+      return RunOutcome::kInterrupted;
+    }
+    // CSV rows first, then the checkpoint: a resume drops rows past the checkpoint's epoch.
+    for (TrainingObserver* observer : observers) {
       observer->on_epoch_end(result.metrics, result.steps);
+    }
+    save_checkpoint(checkpoint, model, trainer.optimizer(), config, epoch, device);
+    last = std::move(result);
   }
 
   save_model(model, out_dir / "model.pt");
-  write_evaluation_report(out_dir, test_split, to_test_predictions(result.test),
+  write_evaluation_report(out_dir, test_split, to_test_predictions(last.test),
                           config.misclassified);
   recorder.finish("completed");
   const RunRecord& done = recorder.record();
-  spdlog::info("best test accuracy {:.2f}% (epoch {}), final {:.2f}%; {:.1f}s in all; files in {}",
-               done.best_test_acc, done.best_test_epoch, done.final_test_acc, done.total_seconds,
-               out_dir.string());
+  spdlog::info("best test accuracy {:.2f}% (epoch {}), final {:.2f}%; files in {}",
+               done.best_test_acc, done.best_test_epoch, done.final_test_acc, out_dir.string());
+  return RunOutcome::kCompleted;
 }
 
-}  // namespace
-
-void run_training(const TrainConfig& config) {
+// Runs `body`, turning LibTorch's and the file system's exceptions into runtime Errors.
+template <typename Body>
+RunOutcome guarded(Body body) {
   try {
-    train(config);
+    return body();
   } catch (const c10::Error& error) {
     throw RuntimeError(fmt::format("LibTorch failed: {}", error.what_without_backtrace()));
   } catch (const std::filesystem::filesystem_error& error) {
     throw RuntimeError(error.what());
   }
+}
+
+}  // namespace
+
+RunOutcome run_training(const TrainConfig& config) {
+  return guarded([&] { return train(config, std::nullopt); });
+}
+
+RunOutcome resume_training(const ResumeRequest& request) {
+  return guarded([&] {
+    const std::filesystem::path checkpoint = find_checkpoint(request.path);
+    const CheckpointInfo saved = read_checkpoint_info(checkpoint);
+    TrainConfig config = apply_resume_request(saved.config, request);
+    // The run lives where its checkpoint is now, even if its folder was moved.
+    config.out_dir = checkpoint.parent_path().empty() ? "." : checkpoint.parent_path().string();
+    validate(config);
+    if (saved.epoch >= config.epochs) {
+      throw UsageError(fmt::format(
+          "--resume {}: the run already has {} of {} epochs; pass --epochs with a larger number "
+          "to continue it",
+          request.path, saved.epoch, config.epochs));
+    }
+    return train(config, ResumePoint{checkpoint, saved.epoch});
+  });
 }
 
 }  // namespace normtrain

@@ -11,14 +11,22 @@
 namespace normtrain {
 namespace {
 
-std::optional<TrainConfig> parse(std::vector<std::string> args, std::string* printed = nullptr) {
+std::optional<Command> parse_command(std::vector<std::string> args,
+                                     std::string* printed = nullptr) {
   args.insert(args.begin(), "normtrain");
   std::vector<const char*> argv;
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   std::ostringstream out;
-  auto config = parse_command_line(static_cast<int>(argv.size()), argv.data(), out);
+  auto command = parse_command_line(static_cast<int>(argv.size()), argv.data(), out);
   if (printed != nullptr) *printed = out.str();
-  return config;
+  return command;
+}
+
+// The command line as a new training run; nullopt after --help or --version.
+std::optional<TrainConfig> parse(std::vector<std::string> args, std::string* printed = nullptr) {
+  const auto command = parse_command(std::move(args), printed);
+  if (!command) return std::nullopt;
+  return std::get<TrainConfig>(*command);
 }
 
 std::string usage_error_of(std::vector<std::string> args) {
@@ -83,6 +91,36 @@ TEST(Cli, BadFlagsAndValuesAreUsageErrors) {
   usage_error_of({"--seed", "-1"});
   usage_error_of({"--device", "gpu"});
   usage_error_of({"stray-positional"});
+  usage_error_of({"--misclassified", "-1"});
+}
+
+TEST(Cli, ResumeTakesOnlyFlagsThatKeepTheResults) {
+  const auto command = parse_command({"--resume", "runs/gn-8", "--epochs", "30", "--threads", "1"});
+  ASSERT_TRUE(command.has_value());
+  const auto& request = std::get<ResumeRequest>(*command);
+  EXPECT_EQ(request.path, "runs/gn-8");
+  EXPECT_EQ(request.epochs, 30);
+  EXPECT_EQ(request.threads, 1);
+  EXPECT_FALSE(request.device.has_value());
+  EXPECT_NE(usage_error_of({"--resume", "x", "--lr", "0.1"}).find("--lr"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--resume", "x", "--norm", "ln"}).find("--norm"), std::string::npos);
+  usage_error_of({"--resume", "x", "--epochs", "0"});
+}
+
+TEST(Cli, ResumeRequestOverridesTheSavedConfiguration) {
+  TrainConfig saved;
+  saved.norm = NormKind::kLayer;
+  saved.epochs = 5;
+  saved.lr = 0.02;
+  ResumeRequest request;
+  request.epochs = 8;
+  request.device = "cpu";
+  const TrainConfig merged = apply_resume_request(saved, request);
+  EXPECT_EQ(merged.epochs, 8);
+  EXPECT_EQ(merged.device, "cpu");
+  EXPECT_EQ(merged.norm, NormKind::kLayer);
+  EXPECT_DOUBLE_EQ(merged.lr, 0.02);
+  EXPECT_EQ(apply_resume_request(saved, {}).epochs, 5);
 }
 
 TEST(Cli, HelpAndVersionPrintAndStop) {

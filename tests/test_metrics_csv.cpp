@@ -64,6 +64,35 @@ TEST(MetricsCsv, AppendModeContinuesExistingFiles) {
                                                        format_metrics_row(sample_epoch(2)) + "\n");
 }
 
+TEST(MetricsCsv, ReadsBackWhatItWrote) {
+  TempDir dir;
+  {
+    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate);
+    writer.on_epoch_end(sample_epoch(1), {});
+    writer.on_epoch_end(sample_epoch(2), {});
+  }
+  const std::vector<EpochMetrics> rows = read_metrics_csv(dir.path() / "metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].epoch, 2);
+  EXPECT_DOUBLE_EQ(rows[1].test_acc, 97.41);
+  EXPECT_DOUBLE_EQ(rows[1].train_loss, 0.25);
+  EXPECT_THROW(read_metrics_csv(dir.path() / "steps.csv"), std::runtime_error);
+}
+
+TEST(MetricsCsv, TruncateDropsEpochsPastTheCheckpoint) {
+  TempDir dir;
+  {
+    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate);
+    for (int epoch = 1; epoch <= 3; ++epoch) {
+      writer.on_epoch_end(sample_epoch(epoch), {{epoch * 10, epoch, 1, 1.0, 50.0}});
+    }
+  }
+  truncate_run_csvs(dir.path(), 2);
+  EXPECT_EQ(read_metrics_csv(dir.path() / "metrics.csv").size(), 2u);
+  EXPECT_EQ(read_text(dir.path() / "steps.csv"),
+            "step,epoch,batch,loss,train_acc\n10,1,1,1.000000,50.0000\n20,2,1,1.000000,50.0000\n");
+}
+
 TEST(MetricsCsv, UnwritableFolderIsARuntimeError) {
   EXPECT_THROW(MetricsCsvWriter("/nonexistent/normtrain", MetricsCsvWriter::Mode::kCreate),
                std::runtime_error);

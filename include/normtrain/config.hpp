@@ -55,6 +55,23 @@ struct TrainConfig {
   bool quiet = false;
 };
 
+// `normtrain --resume PATH`: continue a saved run with its saved configuration, changed only
+// by the flags that cannot alter its results (or, for --epochs, only extend them).
+struct ResumeRequest {
+  std::string path;  // the run folder or its checkpoint file
+  std::optional<int> epochs;
+  std::optional<int> threads;
+  std::optional<std::string> device;
+  std::optional<std::string> data_dir;
+  std::optional<int> misclassified;
+  bool quiet = false;
+  bool download = true;
+  std::string mirror;
+};
+
+// The saved configuration with the request's changes applied.
+TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request);
+
 // Smallest channel count of any normalized block is 8, and the channel counts are 8, 24 and 16,
 // so the group counts that divide all of them are exactly these.
 inline constexpr int kValidGroupCounts[] = {1, 2, 4, 8};

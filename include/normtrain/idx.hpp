@@ -20,7 +20,11 @@ struct IdxArray {
 // than the file actually backs, whatever its header claims.
 IdxArray read_idx_file(const std::filesystem::path& path);
 
-// The same from bytes already in memory; `name` is used in error messages.
+// What read_idx_file does once the file is read: the same gzip detection, capped
+// decompression and checks, on bytes already in memory; `name` is used in error messages.
+IdxArray read_idx_bytes(const std::vector<std::uint8_t>& bytes, const std::string& name);
+
+// Parses raw (not compressed) IDX bytes already in memory; `name` is used in error messages.
 IdxArray parse_idx(const std::uint8_t* data, std::size_t size, const std::string& name);
 
 }  // namespace normtrain

@@ -17,6 +17,15 @@ inline constexpr const char* kStepsCsvHeader = "step,epoch,batch,loss,train_acc"
 std::string format_metrics_row(const EpochMetrics& metrics);
 std::string format_steps_row(const StepMetrics& step);
 
+// The rows of an existing metrics.csv. Throws a runtime Error naming the file when it is missing
+// or not one normtrain wrote.
+std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path);
+
+// Drops the rows of epochs after `last_epoch` from metrics.csv and steps.csv in `out_dir`: a run
+// killed after writing an epoch's rows but before its checkpoint has such rows, and a resumed
+// run redoes that epoch.
+void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch);
+
 // Writes metrics.csv (a row per epoch) and steps.csv (a row per batch) in a run folder, each
 // flushed when its epoch ends so that an interrupted run keeps every finished epoch.
 class MetricsCsvWriter : public TrainingObserver {

@@ -41,6 +41,8 @@ struct EpochResult {
   EpochMetrics metrics;
   std::vector<StepMetrics> steps;
   EvalResult test;  // the end-of-epoch evaluation, predictions included
+  // The pass stopped early because stop_requested() said so; nothing else is valid then.
+  bool interrupted = false;
 };
 
 // Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs.
@@ -48,12 +50,14 @@ class Trainer {
  public:
   // Called after every batch with (batch, batches); must not read values off the device.
   using BatchCallback = std::function<void(std::int64_t, std::int64_t)>;
+  // Asked after every batch; true stops the epoch, unfinished.
+  using StopCheck = std::function<bool()>;
 
   Trainer(NormNet model, const TrainConfig& config);
 
   // One training pass over `train` (shuffled and augmented for `epoch`), then a test pass.
   EpochResult run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
-                        const BatchCallback& on_batch = {});
+                        const BatchCallback& on_batch = {}, const StopCheck& stop_requested = {});
 
   NormNet& model() { return model_; }
   torch::optim::SGD& optimizer() { return optimizer_; }
