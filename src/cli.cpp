@@ -15,8 +15,9 @@ namespace {
 
 // Flags that define what a run computes; a resumed run keeps its saved values.
 constexpr const char* kFixedOnResume[] = {
-    "--norm",    "--groups", "--l1",          "--batch-size", "--lr",  "--momentum",
-    "--dropout", "--seed",   "--limit-train", "--limit-test", "--out", "--verify-data"};
+    "--norm",     "--groups",      "--l1",     "--batch-size",  "--lr",
+    "--momentum", "--dropout",     "--seed",   "--limit-train", "--limit-test",
+    "--out",      "--verify-data", "--kernels"};
 
 template <typename T>
 std::optional<T> given(const CLI::App& app, const std::string& flag, const T& value) {
@@ -50,6 +51,12 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   app.add_option("--dropout", config.dropout, "Dropout after every norm layer")
       ->capture_default_str();
   // NonNegativeNumber: otherwise "-1" would wrap around to a huge unsigned seed.
+  std::string kernels = config.fused_kernels ? "fused" : "stock";
+  app.add_option("--kernels", kernels,
+                 "fused: hand-written ReLU+norm CPU kernels on channels-last data; stock: "
+                 "LibTorch's operators (same math, slower)")
+      ->check(CLI::IsMember({"fused", "stock"}))
+      ->capture_default_str();
   app.add_option("--seed", config.seed, "Seed for initialisation, shuffling and augmentation")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -90,6 +97,7 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
 
   config.norm = *norm_from_flag(norm_flag);
   config.download = app.count("--no-download") == 0;
+  config.fused_kernels = kernels == "fused";
 
   if (app.count("--resume") > 0) {
     for (const char* flag : kFixedOnResume) {

@@ -18,6 +18,7 @@ std::string config_to_json_text(const TrainConfig& c) {
       {"momentum", c.momentum},
       {"dropout", c.dropout},
       {"seed", c.seed},
+      {"kernels", c.fused_kernels ? "fused" : "stock"},
       {"device", c.device},
       {"threads", c.threads},
       {"data_dir", c.data_dir},
@@ -45,6 +46,7 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.momentum = json.value("momentum", c.momentum);
     c.dropout = json.value("dropout", c.dropout);
     c.seed = json.value("seed", c.seed);
+    c.fused_kernels = json.value("kernels", std::string("fused")) == "fused";
     c.device = json.value("device", c.device);
     c.threads = json.value("threads", c.threads);
     c.data_dir = json.value("data_dir", c.data_dir);

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "normtrain/allocator_tuning.hpp"
 #include "normtrain/cli.hpp"
 #include "normtrain/data_preparation.hpp"
 #include "normtrain/error.hpp"
@@ -28,6 +29,7 @@ void configure_logging(bool quiet) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  normtrain::keep_freed_memory_for_reuse();
   try {
     const auto command = normtrain::parse_command_line(argc, argv, std::cout);
     if (!command) return 0;

@@ -1,9 +1,24 @@
 #include "normtrain/model.hpp"
 
+#include "normtrain/fused_relu_norm.hpp"
+
 namespace normtrain {
 namespace {
 
 namespace nn = torch::nn;
+
+// ReLU and the norm as one fused module.
+nn::AnyModule make_relu_norm(const ModelOptions& options, int channels) {
+  switch (options.norm) {
+    case NormKind::kBatch:
+      return nn::AnyModule(ReluBatchNorm(channels));
+    case NormKind::kLayer:
+      return nn::AnyModule(ReluGroupNorm(1, channels));
+    case NormKind::kGroup:
+      return nn::AnyModule(ReluGroupNorm(options.groups, channels));
+  }
+  throw std::logic_error("unknown norm kind");
+}
 
 nn::AnyModule make_norm(const ModelOptions& options, int channels) {
   switch (options.norm) {
@@ -25,18 +40,22 @@ nn::Conv2d conv(int in_channels, int out_channels, int kernel) {
 void add_block(nn::Sequential& layers, const ModelOptions& options, int in_channels,
                int out_channels) {
   layers->push_back(conv(in_channels, out_channels, 3));
-  layers->push_back(nn::ReLU());
-  layers->push_back(make_norm(options, out_channels));
+  if (options.fused) {
+    layers->push_back(make_relu_norm(options, out_channels));
+  } else {
+    layers->push_back(nn::ReLU());
+    layers->push_back(make_norm(options, out_channels));
+  }
   layers->push_back(nn::Dropout(options.dropout));
 }
 
 }  // namespace
 
 ModelOptions model_options(const TrainConfig& config) {
-  return {config.norm, config.groups, config.dropout};
+  return {config.norm, config.groups, config.dropout, config.fused_kernels};
 }
 
-NormNetImpl::NormNetImpl(const ModelOptions& options) {
+NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.fused) {
   nn::Sequential layers;
   add_block(layers, options, 1, 8);    // 8 x 26 x 26
   add_block(layers, options, 8, 24);   // 24 x 24 x 24
@@ -51,6 +70,13 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) {
   layers->push_back(nn::Flatten());
   layers->push_back(nn::LogSoftmax(1));
   layers_ = register_module("layers", layers);
+}
+
+torch::Tensor NormNetImpl::forward(const torch::Tensor& images) {
+  // A channels-last input makes every convolution produce (and the fused norms keep)
+  // channels-last activations, the layout in which the CPU convolutions are fastest.
+  return layers_->forward(channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast)
+                                         : images);
 }
 
 std::int64_t count_parameters(const torch::nn::Module& module) {

@@ -67,6 +67,11 @@ TEST(Cli, GroupNormWithGroups) {
   EXPECT_TRUE(config->quiet);
 }
 
+TEST(Cli, KernelsDefaultToFused) {
+  EXPECT_TRUE(parse({})->fused_kernels);
+  EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);
+}
+
 TEST(Cli, GroupNormDefaultsToEightGroups) {
   EXPECT_EQ(parse({"--norm", "gn"})->groups, 8);
 }
@@ -92,6 +97,7 @@ TEST(Cli, BadFlagsAndValuesAreUsageErrors) {
   usage_error_of({"--device", "gpu"});
   usage_error_of({"stray-positional"});
   usage_error_of({"--misclassified", "-1"});
+  usage_error_of({"--kernels", "fast"});
 }
 
 TEST(Cli, ResumeTakesOnlyFlagsThatKeepTheResults) {

@@ -2,14 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include "normtrain/fused_relu_norm.hpp"
 #include "normtrain/model_summary.hpp"
 
 namespace normtrain {
 namespace {
 
+// Every norm, with the fused kernels and with the stock operators.
 std::vector<ModelOptions> every_norm() {
-  return {{NormKind::kBatch, 8, 0.0}, {NormKind::kLayer, 8, 0.0}, {NormKind::kGroup, 1, 0.0},
-          {NormKind::kGroup, 2, 0.0}, {NormKind::kGroup, 4, 0.0}, {NormKind::kGroup, 8, 0.0}};
+  std::vector<ModelOptions> all;
+  for (bool fused : {true, false}) {
+    all.push_back({NormKind::kBatch, 8, 0.0, fused});
+    all.push_back({NormKind::kLayer, 8, 0.0, fused});
+    for (int groups : {1, 2, 4, 8}) all.push_back({NormKind::kGroup, groups, 0.0, fused});
+  }
+  return all;
 }
 
 TEST(Model, HasExactly9752ParametersWithEveryNorm) {
@@ -50,16 +57,42 @@ TEST(Model, NormKindsPickTheRightLayers) {
     std::vector<std::int64_t> groups;
     for (const auto& module : model->modules(/*include_self=*/false)) {
       if (auto* gn = module->as<torch::nn::GroupNorm>()) groups.push_back(gn->options.num_groups());
+      if (auto* fused = module->as<ReluGroupNorm>()) groups.push_back(fused->groups);
     }
     return groups;
   };
-  EXPECT_EQ(group_counts({NormKind::kLayer, 8, 0.0}), (std::vector<std::int64_t>(5, 1)));
-  EXPECT_EQ(group_counts({NormKind::kGroup, 4, 0.0}), (std::vector<std::int64_t>(5, 4)));
-  EXPECT_TRUE(group_counts({NormKind::kBatch, 8, 0.0}).empty());
+  for (bool fused : {true, false}) {
+    EXPECT_EQ(group_counts({NormKind::kLayer, 8, 0.0, fused}), (std::vector<std::int64_t>(5, 1)));
+    EXPECT_EQ(group_counts({NormKind::kGroup, 4, 0.0, fused}), (std::vector<std::int64_t>(5, 4)));
+    EXPECT_TRUE(group_counts({NormKind::kBatch, 8, 0.0, fused}).empty());
+  }
+}
+
+TEST(Model, FusedAndStockComputeTheSameFunction) {
+  // Same seed, same initial weights: the fused kernels only change how the math is done.
+  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup}) {
+    torch::manual_seed(11);
+    NormNet fused(ModelOptions{norm, 8, 0.0, true});
+    torch::manual_seed(11);
+    NormNet stock(ModelOptions{norm, 8, 0.0, false});
+    const torch::Tensor x = torch::randn({6, 1, 28, 28});
+    const torch::Tensor a = fused->forward(x);
+    const torch::Tensor b = stock->forward(x);
+    EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-4)) << to_flag(norm) << (a - b).abs().max();
+    a.sum().backward();
+    b.sum().backward();
+    const auto fused_params = fused->parameters();
+    const auto stock_params = stock->parameters();
+    ASSERT_EQ(fused_params.size(), stock_params.size());
+    for (std::size_t i = 0; i < fused_params.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(fused_params[i].grad(), stock_params[i].grad(), 1e-3, 1e-4))
+          << to_flag(norm) << " parameter " << i;
+    }
+  }
 }
 
 TEST(Model, SummaryListsLayersShapesAndTotal) {
-  NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0});
+  NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0, /*fused=*/false});
   const std::string summary = model_summary(model);
   EXPECT_NE(summary.find("Conv2d-1"), std::string::npos) << summary;
   EXPECT_NE(summary.find("[-1, 8, 26, 26]"), std::string::npos) << summary;
@@ -67,6 +100,10 @@ TEST(Model, SummaryListsLayersShapesAndTotal) {
   EXPECT_NE(summary.find("[-1, 10]"), std::string::npos) << summary;
   EXPECT_NE(summary.find("Total params: 9,752"), std::string::npos) << summary;
   EXPECT_TRUE(model->is_training()) << "summary must leave the training mode as it was";
+  NormNet fused(ModelOptions{NormKind::kGroup, 8, 0.0, /*fused=*/true});
+  const std::string fused_summary = model_summary(fused);
+  EXPECT_NE(fused_summary.find("ReluGroupNorm-2"), std::string::npos) << fused_summary;
+  EXPECT_NE(fused_summary.find("Total params: 9,752"), std::string::npos) << fused_summary;
 }
 
 }  // namespace

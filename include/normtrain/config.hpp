@@ -31,6 +31,9 @@ struct TrainConfig {
   double momentum = 0.9;
   // Dropout probability after every normalization layer.
   double dropout = 0.0;
+  // Fused ReLU + norm CPU kernels over channels-last activations (fast), or LibTorch's own
+  // operators in the default layout (the reference they are checked against).
+  bool fused_kernels = true;
   // Seeds weight initialisation, shuffling and augmentation.
   std::uint64_t seed = 1;
   // "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".

@@ -11,6 +11,8 @@ struct ModelOptions {
   NormKind norm = NormKind::kBatch;
   int groups = 8;
   double dropout = 0.0;
+  // Fused ReLU + norm modules and channels-last activations (see fused_relu_norm.hpp).
+  bool fused = true;
 };
 
 ModelOptions model_options(const TrainConfig& config);
@@ -26,13 +28,14 @@ class NormNetImpl : public torch::nn::Module {
   explicit NormNetImpl(const ModelOptions& options);
 
   // Log-probabilities [B, 10] for normalized images [B, 1, 28, 28].
-  torch::Tensor forward(const torch::Tensor& images) { return layers_->forward(images); }
+  torch::Tensor forward(const torch::Tensor& images);
 
   // A handle to the layers in order (shares them; it is not a copy of the network).
   torch::nn::Sequential layers() const { return layers_; }
 
  private:
   torch::nn::Sequential layers_;
+  bool channels_last_;
 };
 TORCH_MODULE(NormNet);
 

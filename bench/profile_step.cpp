@@ -1,0 +1,103 @@
+// Where does a training step's time go? Times the phases of one SGD step of batch 128 (data,
+// forward, backward, optimizer) and each layer's forward pass, as medians over many steps.
+// Usage: normtrain_profile [--norm bn|ln|gn] [--groups N] [--l1 X] [--kernels fused|stock]
+//                          [--threads N] [--steps N]
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
+
+#include "normtrain/allocator_tuning.hpp"
+#include "normtrain/batches.hpp"
+#include "normtrain/model.hpp"
+#include "normtrain/trainer.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  normtrain::keep_freed_memory_for_reuse();
+  normtrain::TrainConfig config;
+  std::string norm = "gn";
+  std::string kernels = "fused";
+  int steps = 60;
+  CLI::App app{"Time the phases of a normtrain training step"};
+  app.add_option("--norm", norm)->check(CLI::IsMember({"bn", "ln", "gn"}));
+  app.add_option("--groups", config.groups);
+  app.add_option("--l1", config.l1);
+  app.add_option("--kernels", kernels)->check(CLI::IsMember({"fused", "stock"}));
+  app.add_option("--threads", config.threads);
+  app.add_option("--steps", steps);
+  CLI11_PARSE(app, argc, argv);
+  config.norm = *normtrain::norm_from_flag(norm);
+  config.fused_kernels = kernels == "fused";
+  torch::set_num_threads(config.threads > 0 ? config.threads : 2);
+
+  // Synthetic data of MNIST's size: timing does not depend on pixel values.
+  torch::manual_seed(0);
+  normtrain::TensorDataset data{torch::randint(0, 256, {60000, 28, 28}, torch::kUInt8),
+                                torch::randint(0, 10, {60000}, torch::kInt64)};
+  normtrain::NormNet model(normtrain::model_options(config));
+  std::vector<torch::Tensor> params = model->parameters();
+  torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
+  const normtrain::EpochBatches batches(data, 128, 1, 1);
+
+  std::map<std::string, std::vector<double>> phases;
+  std::map<std::string, std::vector<double>> layers;
+  for (int step = 0; step < steps + 10; ++step) {
+    const bool record = step >= 10;  // the first steps warm up allocators and JIT kernels
+    auto t = Clock::now();
+    const normtrain::Batch batch = batches[step % batches.size()];
+    const double data_ms = ms_since(t);
+    t = Clock::now();
+    optimizer.zero_grad();
+    const torch::Tensor out = model->forward(batch.inputs);
+    const torch::Tensor loss = normtrain::objective(out, batch.targets, params, config.l1);
+    const double forward_ms = ms_since(t);
+    t = Clock::now();
+    loss.backward();
+    const double backward_ms = ms_since(t);
+    t = Clock::now();
+    optimizer.step();
+    const double step_ms = ms_since(t);
+    if (!record) continue;
+    phases["1 data + augmentation"].push_back(data_ms);
+    phases["2 forward + loss"].push_back(forward_ms);
+    phases["3 backward"].push_back(backward_ms);
+    phases["4 optimizer step"].push_back(step_ms);
+    phases["5 total"].push_back(data_ms + forward_ms + backward_ms + step_ms);
+
+    // Per-layer forward times, without autograd bookkeeping distorting them less than needed.
+    torch::Tensor x = config.fused_kernels ? batch.inputs.contiguous(at::MemoryFormat::ChannelsLast)
+                                           : batch.inputs;
+    int index = 0;
+    for (torch::nn::AnyModule& layer : *model->layers()) {
+      t = Clock::now();
+      x = layer.forward(x);
+      layers[fmt::format("{:02d} {}", ++index, layer.ptr()->name())].push_back(ms_since(t));
+    }
+  }
+  fmt::print("{} {} kernels, {} threads, median of {} steps (ms)\n", norm, kernels,
+             torch::get_num_threads(), steps);
+  for (const auto& [name, values] : phases) fmt::print("  {:<28} {:7.2f}\n", name, median(values));
+  fmt::print("forward per layer (ms):\n");
+  for (const auto& [name, values] : layers) fmt::print("  {:<40} {:7.3f}\n", name, median(values));
+  return 0;
+}

@@ -1,0 +1,497 @@
+#include "normtrain/fused_relu_norm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include <ATen/Parallel.h>
+
+namespace normtrain {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// A channels-last activation: n examples of hw positions, each position c contiguous values.
+struct Shape {
+  std::int64_t n;
+  std::int64_t c;
+  std::int64_t hw;
+};
+
+Shape shape_of(const torch::Tensor& x) {
+  return {x.size(0), x.size(1), x.size(2) * x.size(3)};
+}
+
+torch::Tensor channels_last(const torch::Tensor& x) {
+  return x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+std::vector<double> to_vector(const torch::Tensor& t) {
+  const torch::Tensor d = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
+}
+
+torch::Tensor to_tensor(const std::vector<double>& values, const torch::TensorOptions& options) {
+  return torch::tensor(values, torch::kDouble).to(options.dtype());
+}
+
+// The kernels below keep one accumulator or coefficient per channel in a local array. With the
+// channel count known at compile time (this network uses 8, 16 and 24) the arrays live in
+// registers and the channel loops vectorize; other counts up to kMaxChannels take the same code
+// with a run-time count. ReLU is written as max and its gradient mask as a multiply by 0 or 1:
+// signs of activations are random, and a branch on them mispredicts half the time.
+constexpr std::int64_t kMaxChannels = 64;
+
+template <int kChannels>
+constexpr std::int64_t array_size() {
+  return kChannels > 0 ? kChannels : kMaxChannels;
+}
+
+template <typename T>
+inline T relu(T v) {
+  return std::max(v, T(0));
+}
+
+template <typename T>
+inline T positive(T v) {
+  return static_cast<T>(v > T(0));
+}
+
+// The channel count: the compile-time one when there is one. Called inside each parallel
+// lambda, because a value captured from outside is reloaded through a pointer there and stops
+// the channel loops from being unrolled and vectorized.
+template <int kChannels>
+inline std::int64_t channel_count(const Shape& s) {
+  if constexpr (kChannels > 0) {
+    return kChannels;
+  } else {
+    return s.c;
+  }
+}
+
+// Calls f(std::integral_constant<int, C>) with C the channel count, or 0 for "run time".
+template <typename F>
+void with_channel_count(std::int64_t channels, F f) {
+  switch (channels) {
+    case 8:
+      return f(std::integral_constant<int, 8>{});
+    case 16:
+      return f(std::integral_constant<int, 16>{});
+    case 24:
+      return f(std::integral_constant<int, 24>{});
+    default:
+      return f(std::integral_constant<int, 0>{});
+  }
+}
+
+// Per (example, channel) sums over the positions of relu(x) and relu(x)^2.
+template <typename T, int kChannels>
+void relu_moments(const T* x, Shape s, std::vector<double>& sum, std::vector<double>& sum_sq) {
+  sum.assign(s.n * s.c, 0.0);
+  sum_sq.assign(s.n * s.c, 0.0);
+  at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t channels = channel_count<kChannels>(s);
+    for (std::int64_t n = begin; n < end; ++n) {
+      T a[array_size<kChannels>()] = {};
+      T b[array_size<kChannels>()] = {};
+      const T* row = x + n * s.hw * channels;
+      for (std::int64_t p = 0; p < s.hw; ++p, row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const T r = relu(row[c]);
+          a[c] += r;
+          b[c] += r * r;
+        }
+      }
+      for (std::int64_t c = 0; c < channels; ++c) {
+        sum[n * channels + c] = a[c];
+        sum_sq[n * channels + c] = b[c];
+      }
+    }
+  });
+}
+
+// Per (example, channel) sums over the positions of dy * relu(x) and of dy.
+template <typename T, int kChannels>
+void gradient_moments(const T* dy, const T* x, Shape s, std::vector<double>& dy_r,
+                      std::vector<double>& dy_sum) {
+  dy_r.assign(s.n * s.c, 0.0);
+  dy_sum.assign(s.n * s.c, 0.0);
+  at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t channels = channel_count<kChannels>(s);
+    for (std::int64_t n = begin; n < end; ++n) {
+      T a[array_size<kChannels>()] = {};
+      T b[array_size<kChannels>()] = {};
+      const std::int64_t offset = n * s.hw * channels;
+      const T* x_row = x + offset;
+      const T* dy_row = dy + offset;
+      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, dy_row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          a[c] += dy_row[c] * relu(x_row[c]);
+          b[c] += dy_row[c];
+        }
+      }
+      for (std::int64_t c = 0; c < channels; ++c) {
+        dy_r[n * channels + c] = a[c];
+        dy_sum[n * channels + c] = b[c];
+      }
+    }
+  });
+}
+
+// y = relu(x) * scale[n, c] + shift[n, c].
+template <typename T, int kChannels>
+void affine_forward(const T* x, Shape s, const std::vector<double>& scale,
+                    const std::vector<double>& shift, T* y) {
+  at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t channels = channel_count<kChannels>(s);
+    for (std::int64_t n = begin; n < end; ++n) {
+      T k[array_size<kChannels>()];
+      T m[array_size<kChannels>()];
+      for (std::int64_t c = 0; c < channels; ++c) {
+        k[c] = static_cast<T>(scale[n * channels + c]);
+        m[c] = static_cast<T>(shift[n * channels + c]);
+      }
+      const std::int64_t offset = n * s.hw * channels;
+      const T* x_row = x + offset;
+      T* y_row = y + offset;
+      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, y_row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) y_row[c] = relu(x_row[c]) * k[c] + m[c];
+      }
+    }
+  });
+}
+
+// dx = [x > 0] * (dy * k1[n, c] + x * k3[n, c] + k2[n, c]), the gradient of every
+// normalization here once its per-(example, channel) coefficients are known.
+template <typename T, int kChannels>
+void affine_backward(const T* dy, const T* x, Shape s, const std::vector<double>& k1,
+                     const std::vector<double>& k2, const std::vector<double>& k3, T* dx) {
+  at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t channels = channel_count<kChannels>(s);
+    for (std::int64_t n = begin; n < end; ++n) {
+      T a[array_size<kChannels>()];
+      T b[array_size<kChannels>()];
+      T d[array_size<kChannels>()];
+      for (std::int64_t c = 0; c < channels; ++c) {
+        a[c] = static_cast<T>(k1[n * channels + c]);
+        b[c] = static_cast<T>(k2[n * channels + c]);
+        d[c] = static_cast<T>(k3[n * channels + c]);
+      }
+      const std::int64_t offset = n * s.hw * channels;
+      const T* x_row = x + offset;
+      const T* dy_row = dy + offset;
+      T* dx_row = dx + offset;
+      for (std::int64_t p = 0; p < s.hw;
+           ++p, x_row += channels, dy_row += channels, dx_row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const T v = dy_row[c] * a[c] + x_row[c] * d[c] + b[c];
+          dx_row[c] = positive(x_row[c]) * v;
+        }
+      }
+    }
+  });
+}
+
+// The statistics of one normalization: per (example, channel) for GroupNorm, the same for
+// every example for BatchNorm.
+struct Normalizer {
+  std::vector<double> mean;  // [n * c]
+  std::vector<double> rstd;  // [n * c], 1 / sqrt(var + eps)
+};
+
+torch::Tensor run_forward(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, const Normalizer& stats) {
+  const Shape s = shape_of(x);
+  const std::vector<double> w = to_vector(weight);
+  const std::vector<double> b = to_vector(bias);
+  std::vector<double> scale(s.n * s.c);
+  std::vector<double> shift(s.n * s.c);
+  for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+    scale[i] = w[i % s.c] * stats.rstd[i];
+    shift[i] = b[i % s.c] - stats.mean[i] * scale[i];
+  }
+  torch::Tensor y = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_norm_forward", [&] {
+    with_channel_count(s.c, [&](auto channels) {
+      affine_forward<scalar_t, channels()>(x.data_ptr<scalar_t>(), s, scale, shift,
+                                           y.data_ptr<scalar_t>());
+    });
+  });
+  return y;
+}
+
+// Statistics of relu(x) per (example, group), broadcast to every channel of the group.
+Normalizer group_statistics(const torch::Tensor& x, std::int64_t groups, double eps) {
+  const Shape s = shape_of(x);
+  std::vector<double> sum;
+  std::vector<double> sum_sq;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_group_moments", [&] {
+    with_channel_count(s.c, [&](auto channels) {
+      relu_moments<scalar_t, channels()>(x.data_ptr<scalar_t>(), s, sum, sum_sq);
+    });
+  });
+  const std::int64_t per_group = s.c / groups;
+  const double count = static_cast<double>(per_group * s.hw);
+  Normalizer stats{std::vector<double>(s.n * s.c), std::vector<double>(s.n * s.c)};
+  for (std::int64_t n = 0; n < s.n; ++n) {
+    for (std::int64_t g = 0; g < groups; ++g) {
+      double total = 0.0;
+      double total_sq = 0.0;
+      for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+        total += sum[n * s.c + c];
+        total_sq += sum_sq[n * s.c + c];
+      }
+      const double mean = total / count;
+      const double variance = std::max(total_sq / count - mean * mean, 0.0);
+      const double rstd = 1.0 / std::sqrt(variance + eps);
+      for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+        stats.mean[n * s.c + c] = mean;
+        stats.rstd[n * s.c + c] = rstd;
+      }
+    }
+  }
+  return stats;
+}
+
+// The input gradient and the per-(example, channel) parameter gradients, given the statistics.
+// `reduce` says over which (example, channel) cells each normalization's statistics were
+// taken: the same cells share the two sums that enter the input gradient.
+struct Gradients {
+  torch::Tensor dx;
+  std::vector<double> dweight;  // [c]
+  std::vector<double> dbias;    // [c]
+};
+
+template <typename Reduce>
+Gradients run_backward(const torch::Tensor& dy_any, const torch::Tensor& x,
+                       const torch::Tensor& weight, const Normalizer& stats, double count,
+                       bool batch_statistics, Reduce reduce) {
+  const torch::Tensor dy = channels_last(dy_any);
+  const Shape s = shape_of(x);
+  std::vector<double> dy_r;
+  std::vector<double> dy_sum;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_norm_gradient_moments", [&] {
+    with_channel_count(s.c, [&](auto channels) {
+      gradient_moments<scalar_t, channels()>(dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), s,
+                                             dy_r, dy_sum);
+    });
+  });
+  const std::vector<double> w = to_vector(weight);
+  Gradients grads{torch::Tensor(), std::vector<double>(s.c, 0.0), std::vector<double>(s.c, 0.0)};
+  // Per cell: sum of dy * xhat (the weight gradient's share) and of dy.
+  std::vector<double> dy_xhat(s.n * s.c);
+  for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+    dy_xhat[i] = stats.rstd[i] * (dy_r[i] - stats.mean[i] * dy_sum[i]);
+    grads.dweight[i % s.c] += dy_xhat[i];
+    grads.dbias[i % s.c] += dy_sum[i];
+  }
+  // sum(dxhat) and sum(dxhat * xhat) over each normalization's cells, dxhat = dy * weight.
+  std::vector<double> sum_dxhat(s.n * s.c);
+  std::vector<double> sum_dxhat_xhat(s.n * s.c);
+  for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+    sum_dxhat[i] = w[i % s.c] * dy_sum[i];
+    sum_dxhat_xhat[i] = w[i % s.c] * dy_xhat[i];
+  }
+  reduce(sum_dxhat);
+  reduce(sum_dxhat_xhat);
+  std::vector<double> k1(s.n * s.c);
+  std::vector<double> k2(s.n * s.c);
+  std::vector<double> k3(s.n * s.c);
+  for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+    const double rstd = stats.rstd[i];
+    k1[i] = rstd * w[i % s.c];
+    if (batch_statistics) {
+      k3[i] = -rstd * rstd * sum_dxhat_xhat[i] / count;
+      k2[i] = -rstd * sum_dxhat[i] / count - stats.mean[i] * k3[i];
+    } else {
+      k3[i] = 0.0;
+      k2[i] = 0.0;
+    }
+  }
+  grads.dx = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_norm_backward", [&] {
+    with_channel_count(s.c, [&](auto channels) {
+      affine_backward<scalar_t, channels()>(dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), s, k1,
+                                            k2, k3, grads.dx.data_ptr<scalar_t>());
+    });
+  });
+  return grads;
+}
+
+torch::Tensor stats_tensor(const std::vector<double>& values) {
+  return torch::tensor(values, torch::kDouble);
+}
+
+Normalizer stats_from(const torch::Tensor& mean, const torch::Tensor& rstd) {
+  return {to_vector(mean), to_vector(rstd)};
+}
+
+class ReluGroupNormFunction : public torch::autograd::Function<ReluGroupNormFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_any,
+                               const torch::Tensor& weight, const torch::Tensor& bias,
+                               std::int64_t groups, double eps) {
+    const torch::Tensor x = channels_last(x_any);
+    const Normalizer stats = group_statistics(x, groups, eps);
+    ctx->save_for_backward({x, weight, stats_tensor(stats.mean), stats_tensor(stats.rstd)});
+    ctx->saved_data["groups"] = groups;
+    return run_forward(x, weight, bias, stats);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const torch::Tensor& weight = saved[1];
+    const std::int64_t groups = ctx->saved_data["groups"].toInt();
+    const Shape s = shape_of(x);
+    const std::int64_t per_group = s.c / groups;
+    // Sums over the channels of each (example, group), broadcast back to those channels.
+    const auto over_group = [&](std::vector<double>& v) {
+      for (std::int64_t n = 0; n < s.n; ++n) {
+        for (std::int64_t g = 0; g < groups; ++g) {
+          double total = 0.0;
+          for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c)
+            total += v[n * s.c + c];
+          for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) v[n * s.c + c] = total;
+        }
+      }
+    };
+    const Gradients grads =
+        run_backward(grad_outputs[0], x, weight, stats_from(saved[2], saved[3]),
+                     static_cast<double>(per_group * s.hw), /*batch_statistics=*/true, over_group);
+    const torch::TensorOptions options = weight.options();
+    return {grads.dx, to_tensor(grads.dweight, options), to_tensor(grads.dbias, options),
+            torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// Sums over the examples of each channel, broadcast back to every example.
+void over_batch(std::vector<double>& v, std::int64_t n, std::int64_t c) {
+  for (std::int64_t channel = 0; channel < c; ++channel) {
+    double total = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) total += v[i * c + channel];
+    for (std::int64_t i = 0; i < n; ++i) v[i * c + channel] = total;
+  }
+}
+
+class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunction> {
+ public:
+  // running_mean and running_var are updated in place when `training`.
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_any,
+                               const torch::Tensor& weight, const torch::Tensor& bias,
+                               torch::Tensor running_mean, torch::Tensor running_var, bool training,
+                               double momentum, double eps) {
+    const torch::Tensor x = channels_last(x_any);
+    const Shape s = shape_of(x);
+    Normalizer stats{std::vector<double>(s.n * s.c), std::vector<double>(s.n * s.c)};
+    if (training) {
+      std::vector<double> sum;
+      std::vector<double> sum_sq;
+      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_batch_moments", [&] {
+        with_channel_count(s.c, [&](auto channels) {
+          relu_moments<scalar_t, channels()>(x.data_ptr<scalar_t>(), s, sum, sum_sq);
+        });
+      });
+      over_batch(sum, s.n, s.c);
+      over_batch(sum_sq, s.n, s.c);
+      const double count = static_cast<double>(s.n * s.hw);
+      std::vector<double> batch_mean(s.c);
+      std::vector<double> batch_var(s.c);
+      for (std::int64_t c = 0; c < s.c; ++c) {
+        batch_mean[c] = sum[c] / count;
+        batch_var[c] = std::max(sum_sq[c] / count - batch_mean[c] * batch_mean[c], 0.0);
+      }
+      for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+        stats.mean[i] = batch_mean[i % s.c];
+        stats.rstd[i] = 1.0 / std::sqrt(batch_var[i % s.c] + eps);
+      }
+      // The running variance is unbiased, as in BatchNorm2d.
+      const double unbias = count > 1.0 ? count / (count - 1.0) : 1.0;
+      torch::NoGradGuard no_grad;
+      running_mean.mul_(1.0 - momentum)
+          .add_(to_tensor(batch_mean, running_mean.options()), momentum);
+      running_var.mul_(1.0 - momentum)
+          .add_(to_tensor(batch_var, running_var.options()), momentum * unbias);
+    } else {
+      const std::vector<double> mean = to_vector(running_mean);
+      const std::vector<double> var = to_vector(running_var);
+      for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+        stats.mean[i] = mean[i % s.c];
+        stats.rstd[i] = 1.0 / std::sqrt(var[i % s.c] + eps);
+      }
+    }
+    ctx->save_for_backward({x, weight, stats_tensor(stats.mean), stats_tensor(stats.rstd)});
+    ctx->saved_data["training"] = training;
+    return run_forward(x, weight, bias, stats);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const torch::Tensor& weight = saved[1];
+    const bool training = ctx->saved_data["training"].toBool();
+    const Shape s = shape_of(x);
+    const Gradients grads = run_backward(grad_outputs[0], x, weight, stats_from(saved[2], saved[3]),
+                                         static_cast<double>(s.n * s.hw), training,
+                                         [&](std::vector<double>& v) { over_batch(v, s.n, s.c); });
+    const torch::TensorOptions options = weight.options();
+    return {grads.dx,
+            to_tensor(grads.dweight, options),
+            to_tensor(grads.dbias, options),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor relu_group_norm(const torch::Tensor& x, const torch::Tensor& weight,
+                              const torch::Tensor& bias, std::int64_t groups, double eps) {
+  if (!x.device().is_cpu() || x.dim() != 4 || x.size(1) > kMaxChannels) {
+    return torch::group_norm(torch::relu(x), groups, weight, bias, eps);
+  }
+  return ReluGroupNormFunction::apply(x, weight, bias, groups, eps);
+}
+
+torch::Tensor relu_batch_norm(const torch::Tensor& x, const torch::Tensor& weight,
+                              const torch::Tensor& bias, torch::Tensor running_mean,
+                              torch::Tensor running_var, bool training, double momentum,
+                              double eps) {
+  if (!x.device().is_cpu() || x.dim() != 4 || x.size(1) > kMaxChannels) {
+    return torch::batch_norm(torch::relu(x), weight, bias, running_mean, running_var, training,
+                             momentum, eps, /*cudnn_enabled=*/true);
+  }
+  return ReluBatchNormFunction::apply(x, weight, bias, running_mean, running_var, training,
+                                      momentum, eps);
+}
+
+ReluGroupNormImpl::ReluGroupNormImpl(std::int64_t groups, std::int64_t channels)
+    : groups(groups),
+      weight(register_parameter("weight", torch::ones({channels}))),
+      bias(register_parameter("bias", torch::zeros({channels}))) {}
+
+torch::Tensor ReluGroupNormImpl::forward(const torch::Tensor& x) {
+  return relu_group_norm(x, weight, bias, groups);
+}
+
+ReluBatchNormImpl::ReluBatchNormImpl(std::int64_t channels)
+    : weight(register_parameter("weight", torch::ones({channels}))),
+      bias(register_parameter("bias", torch::zeros({channels}))),
+      running_mean(register_buffer("running_mean", torch::zeros({channels}))),
+      running_var(register_buffer("running_var", torch::ones({channels}))),
+      num_batches_tracked(register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong))) {}
+
+torch::Tensor ReluBatchNormImpl::forward(const torch::Tensor& x) {
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  return relu_batch_norm(x, weight, bias, running_mean, running_var, is_training());
+}
+
+}  // namespace normtrain
