@@ -15,9 +15,10 @@ namespace {
 
 // Flags that define what a run computes; a resumed run keeps its saved values.
 constexpr const char* kFixedOnResume[] = {
-    "--norm",     "--groups",      "--l1",     "--batch-size",  "--lr",
-    "--momentum", "--dropout",     "--seed",   "--limit-train", "--limit-test",
-    "--out",      "--verify-data", "--kernels"};
+    "--norm",     "--groups",      "--l1",        "--batch-size",  "--lr",
+    "--momentum", "--dropout",     "--seed",      "--limit-train", "--limit-test",
+    "--out",      "--verify-data", "--kernels",   "--scheduler",   "--step-size",
+    "--gamma",    "--max-lr",      "--pct-start", "--div-factor",  "--final-div-factor"};
 
 template <typename T>
 std::optional<T> given(const CLI::App& app, const std::string& flag, const T& value) {
@@ -37,8 +38,9 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   app.set_version_flag("--version", std::string("normtrain ") + kVersion);
   app.get_formatter()->column_width(30);
 
-  app.add_option("--norm", norm_flag, "Normalization after each conv block: bn, ln or gn")
-      ->check(CLI::IsMember({"bn", "ln", "gn"}))
+  app.add_option("--norm", norm_flag,
+                 "Normalization after each conv block: bn, ln, gn, in (instance) or none")
+      ->check(CLI::IsMember({"bn", "ln", "gn", "in", "none"}))
       ->capture_default_str();
   app.add_option("--groups", config.groups,
                  "GroupNorm groups (only with --norm gn): 1, 2, 4 or 8 [default: 8]");
@@ -48,6 +50,26 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   app.add_option("--batch-size", config.batch_size, "Training batch size")->capture_default_str();
   app.add_option("--lr", config.lr, "SGD learning rate")->capture_default_str();
   app.add_option("--momentum", config.momentum, "SGD momentum")->capture_default_str();
+  std::string scheduler_flag = to_flag(config.schedule.kind);
+  app.add_option("--scheduler", scheduler_flag,
+                 "Learning-rate schedule: none (constant --lr), step or onecycle")
+      ->check(CLI::IsMember({"none", "step", "onecycle"}))
+      ->capture_default_str();
+  app.add_option("--step-size", config.schedule.step_size, "step: epochs between decays")
+      ->capture_default_str();
+  app.add_option("--gamma", config.schedule.gamma, "step: factor applied at each decay")
+      ->capture_default_str();
+  app.add_option("--max-lr", config.schedule.max_lr, "onecycle: peak learning rate")
+      ->capture_default_str();
+  app.add_option("--pct-start", config.schedule.pct_start,
+                 "onecycle: fraction of all steps spent rising to --max-lr")
+      ->capture_default_str();
+  app.add_option("--div-factor", config.schedule.div_factor,
+                 "onecycle: the start rate is --max-lr / this")
+      ->capture_default_str();
+  app.add_option("--final-div-factor", config.schedule.final_div_factor,
+                 "onecycle: the final rate is the start rate / this")
+      ->capture_default_str();
   app.add_option("--dropout", config.dropout, "Dropout after every norm layer")
       ->capture_default_str();
   // NonNegativeNumber: otherwise "-1" would wrap around to a huge unsigned seed.
@@ -125,6 +147,17 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   }
   if (app.count("--groups") > 0 && config.norm != NormKind::kGroup) {
     throw UsageError(fmt::format("--groups applies only to --norm gn, not --norm {}", norm_flag));
+  }
+  config.schedule.kind = *scheduler_from_flag(scheduler_flag);
+  const auto require_scheduler = [&](const char* flag, SchedulerKind kind) {
+    if (app.count(flag) > 0 && config.schedule.kind != kind) {
+      throw UsageError(fmt::format("{} applies only to --scheduler {}", flag, to_flag(kind)));
+    }
+  };
+  require_scheduler("--step-size", SchedulerKind::kStep);
+  require_scheduler("--gamma", SchedulerKind::kStep);
+  for (const char* flag : {"--max-lr", "--pct-start", "--div-factor", "--final-div-factor"}) {
+    require_scheduler(flag, SchedulerKind::kOneCycle);
   }
   validate(config);
   return config;

@@ -30,12 +30,17 @@ std::string to_flag(NormKind norm) {
       return "ln";
     case NormKind::kGroup:
       return "gn";
+    case NormKind::kInstance:
+      return "in";
+    case NormKind::kNone:
+      return "none";
   }
   return "?";
 }
 
 std::optional<NormKind> norm_from_flag(const std::string& flag) {
-  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup}) {
+  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance,
+                        NormKind::kNone}) {
     if (to_flag(norm) == flag) return norm;
   }
   return std::nullopt;
@@ -67,6 +72,22 @@ void validate(const TrainConfig& config) {
   if (!is_device_spec(config.device)) {
     throw UsageError(
         fmt::format("--device must be auto, cpu, cuda or cuda:N, got '{}'", config.device));
+  }
+  const ScheduleOptions& schedule = config.schedule;
+  if (schedule.step_size < 1) {
+    throw UsageError(fmt::format("--step-size must be at least 1, got {}", schedule.step_size));
+  }
+  if (!(schedule.gamma > 0.0)) {
+    throw UsageError(fmt::format("--gamma must be greater than 0, got {}", schedule.gamma));
+  }
+  if (!(schedule.max_lr > 0.0)) {
+    throw UsageError(fmt::format("--max-lr must be greater than 0, got {}", schedule.max_lr));
+  }
+  if (!(schedule.pct_start > 0.0 && schedule.pct_start < 1.0)) {
+    throw UsageError(fmt::format("--pct-start must be in (0, 1), got {}", schedule.pct_start));
+  }
+  if (!(schedule.div_factor > 0.0) || !(schedule.final_div_factor > 0.0)) {
+    throw UsageError("--div-factor and --final-div-factor must be greater than 0");
   }
   if (config.misclassified < 0 || config.misclassified > 1000) {
     throw UsageError(
@@ -102,6 +123,7 @@ std::string variant_slug(const TrainConfig& config) {
   std::string slug = to_flag(config.norm);
   if (config.norm == NormKind::kGroup) slug += fmt::format("-{}", config.groups);
   if (config.l1 > 0.0) slug += fmt::format("-l1-{}", config.l1);
+  if (config.schedule.kind != SchedulerKind::kNone) slug += "-" + to_flag(config.schedule.kind);
   return slug;
 }
 
@@ -117,8 +139,25 @@ std::string variant_label(const TrainConfig& config) {
     case NormKind::kGroup:
       label = fmt::format("GN ({} group{})", config.groups, config.groups == 1 ? "" : "s");
       break;
+    case NormKind::kInstance:
+      label = "IN";
+      break;
+    case NormKind::kNone:
+      label = "No norm";
+      break;
   }
   if (config.l1 > 0.0) label += fmt::format(" + L1 {}", config.l1);
+  switch (config.schedule.kind) {
+    case SchedulerKind::kNone:
+      break;
+    case SchedulerKind::kStep:
+      label += fmt::format(", step LR x{} / {} epochs", config.schedule.gamma,
+                           config.schedule.step_size);
+      break;
+    case SchedulerKind::kOneCycle:
+      label += fmt::format(", one-cycle LR (max {})", config.schedule.max_lr);
+      break;
+  }
   return label;
 }
 

@@ -16,6 +16,14 @@ std::string config_to_json_text(const TrainConfig& c) {
       {"batch_size", c.batch_size},
       {"lr", c.lr},
       {"momentum", c.momentum},
+      {"scheduler",
+       {{"kind", to_flag(c.schedule.kind)},
+        {"step_size", c.schedule.step_size},
+        {"gamma", c.schedule.gamma},
+        {"max_lr", c.schedule.max_lr},
+        {"pct_start", c.schedule.pct_start},
+        {"div_factor", c.schedule.div_factor},
+        {"final_div_factor", c.schedule.final_div_factor}}},
       {"dropout", c.dropout},
       {"seed", c.seed},
       {"kernels", c.fused_kernels ? "fused" : "stock"},
@@ -44,6 +52,20 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.batch_size = json.value("batch_size", c.batch_size);
     c.lr = json.value("lr", c.lr);
     c.momentum = json.value("momentum", c.momentum);
+    if (json.contains("scheduler")) {
+      const nlohmann::json& s = json.at("scheduler");
+      const auto kind = scheduler_from_flag(s.value("kind", std::string("none")));
+      if (!kind) {
+        throw RuntimeError(fmt::format("{}: unknown scheduler in the saved configuration", source));
+      }
+      c.schedule.kind = *kind;
+      c.schedule.step_size = s.value("step_size", c.schedule.step_size);
+      c.schedule.gamma = s.value("gamma", c.schedule.gamma);
+      c.schedule.max_lr = s.value("max_lr", c.schedule.max_lr);
+      c.schedule.pct_start = s.value("pct_start", c.schedule.pct_start);
+      c.schedule.div_factor = s.value("div_factor", c.schedule.div_factor);
+      c.schedule.final_div_factor = s.value("final_div_factor", c.schedule.final_div_factor);
+    }
     c.dropout = json.value("dropout", c.dropout);
     c.seed = json.value("seed", c.seed);
     c.fused_kernels = json.value("kernels", std::string("fused")) == "fused";

@@ -16,6 +16,10 @@ nn::AnyModule make_relu_norm(const ModelOptions& options, int channels) {
       return nn::AnyModule(ReluGroupNorm(1, channels));
     case NormKind::kGroup:
       return nn::AnyModule(ReluGroupNorm(options.groups, channels));
+    case NormKind::kInstance:
+      return nn::AnyModule(ReluGroupNorm(channels, channels));
+    case NormKind::kNone:
+      return nn::AnyModule(nn::ReLU());
   }
   throw std::logic_error("unknown norm kind");
 }
@@ -29,6 +33,11 @@ nn::AnyModule make_norm(const ModelOptions& options, int channels) {
       return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(1, channels)));
     case NormKind::kGroup:
       return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(options.groups, channels)));
+    case NormKind::kInstance:
+      // One group per channel: statistics over H x W of each channel of each example.
+      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(channels, channels)));
+    case NormKind::kNone:
+      break;
   }
   throw std::logic_error("unknown norm kind");
 }
@@ -44,7 +53,7 @@ void add_block(nn::Sequential& layers, const ModelOptions& options, int in_chann
     layers->push_back(make_relu_norm(options, out_channels));
   } else {
     layers->push_back(nn::ReLU());
-    layers->push_back(make_norm(options, out_channels));
+    if (options.norm != NormKind::kNone) layers->push_back(make_norm(options, out_channels));
   }
   layers->push_back(nn::Dropout(options.dropout));
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "normtrain/batches.hpp"
+#include "normtrain/lr_schedule.hpp"
 
 namespace normtrain {
 namespace {
@@ -75,6 +76,9 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   model_->train();
   const EpochBatches batches(train, config_.batch_size, config_.seed, epoch);
   const std::int64_t batch_count = batches.size();
+  const LearningRateSchedule schedule(config_.schedule, config_.lr, config_.epochs, batch_count);
+  auto& sgd_options =
+      static_cast<torch::optim::SGDOptions&>(optimizer_.param_groups().front().options());
 
   // Per-batch figures stay on the device until the epoch ends: reading one per batch would
   // stall a GPU on every step.
@@ -87,6 +91,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   correct.reserve(batch_count);
   for (std::int64_t i = 0; i < batch_count; ++i) {
     const Batch batch = batches[i];
+    sgd_options.lr(schedule.lr_at(epoch, i));
     optimizer_.zero_grad();
     const torch::Tensor log_probs = model_->forward(batch.inputs);
     const torch::Tensor nll = torch::nll_loss(log_probs, batch.targets);
@@ -137,7 +142,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   m.train_acc = 100.0 * static_cast<double>(right) / static_cast<double>(seen);
   m.test_loss = tested.loss;
   m.test_acc = tested.accuracy;
-  m.lr = static_cast<torch::optim::SGDOptions&>(optimizer_.param_groups().front().options()).lr();
+  m.lr = sgd_options.lr();  // the rate of the epoch's last step
   m.train_seconds = train_seconds;
   m.test_seconds = seconds_since(test_start);
   return result;

@@ -72,6 +72,27 @@ TEST(Cli, KernelsDefaultToFused) {
   EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);
 }
 
+TEST(Cli, SchedulerFlags) {
+  const auto config = parse({"--scheduler", "onecycle", "--max-lr", "0.05", "--pct-start", "0.2"});
+  EXPECT_EQ(config->schedule.kind, SchedulerKind::kOneCycle);
+  EXPECT_DOUBLE_EQ(config->schedule.max_lr, 0.05);
+  EXPECT_DOUBLE_EQ(config->schedule.pct_start, 0.2);
+  EXPECT_EQ(
+      parse({"--scheduler", "step", "--step-size", "5", "--gamma", "0.5"})->schedule.step_size, 5);
+  EXPECT_NE(usage_error_of({"--gamma", "0.5"}).find("--scheduler step"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--scheduler", "step", "--max-lr", "0.1"}).find("--scheduler onecycle"),
+            std::string::npos);
+  usage_error_of({"--scheduler", "cosine"});
+  EXPECT_NE(usage_error_of({"--resume", "x", "--scheduler", "step"}).find("--scheduler"),
+            std::string::npos);
+}
+
+TEST(Cli, InstanceAndNoNorm) {
+  EXPECT_EQ(parse({"--norm", "in"})->norm, NormKind::kInstance);
+  EXPECT_EQ(parse({"--norm", "none"})->norm, NormKind::kNone);
+  usage_error_of({"--norm", "in", "--groups", "2"});
+}
+
 TEST(Cli, GroupNormDefaultsToEightGroups) {
   EXPECT_EQ(parse({"--norm", "gn"})->groups, 8);
 }

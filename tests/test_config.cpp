@@ -92,11 +92,33 @@ TEST(Config, VariantNamesForTheThreeStudiedVariants) {
   EXPECT_EQ(resolved_out_dir(gn), "elsewhere");
 }
 
+TEST(Config, ScheduleIsPartOfTheVariantName) {
+  TrainConfig config;
+  config.norm = NormKind::kGroup;
+  config.schedule.kind = SchedulerKind::kOneCycle;
+  config.schedule.max_lr = 0.05;
+  EXPECT_EQ(variant_slug(config), "gn-8-onecycle");
+  EXPECT_EQ(variant_label(config), "GN (8 groups), one-cycle LR (max 0.05)");
+  config.norm = NormKind::kInstance;
+  config.schedule.kind = SchedulerKind::kNone;
+  EXPECT_EQ(variant_label(config), "IN");
+}
+
+TEST(Config, ScheduleValuesAreValidated) {
+  TrainConfig config;
+  config.schedule.pct_start = 1.0;
+  EXPECT_THROW(validate(config), Error);
+  config = TrainConfig{};
+  config.schedule.step_size = 0;
+  EXPECT_THROW(validate(config), Error);
+}
+
 TEST(Config, NormFlagsRoundTrip) {
-  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup}) {
+  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance,
+                        NormKind::kNone}) {
     EXPECT_EQ(norm_from_flag(to_flag(norm)), norm);
   }
-  EXPECT_FALSE(norm_from_flag("in").has_value());
+  EXPECT_FALSE(norm_from_flag("xn").has_value());
 }
 
 }  // namespace

@@ -25,6 +25,11 @@ TEST(ConfigJson, RoundTripsEveryField) {
   config.limit_test = 100;
   config.misclassified = 20;
   config.out_dir = "runs/x";
+  config.fused_kernels = false;
+  config.schedule.kind = SchedulerKind::kStep;
+  config.schedule.step_size = 4;
+  config.schedule.gamma = 0.3;
+  config.schedule.max_lr = 0.2;
   const TrainConfig back = config_from_json_text(config_to_json_text(config), "test");
   EXPECT_EQ(back.norm, config.norm);
   EXPECT_EQ(back.groups, 2);
@@ -42,6 +47,11 @@ TEST(ConfigJson, RoundTripsEveryField) {
   EXPECT_EQ(back.limit_test, 100);
   EXPECT_EQ(back.misclassified, 20);
   EXPECT_EQ(back.out_dir, "runs/x");
+  EXPECT_FALSE(back.fused_kernels);
+  EXPECT_EQ(back.schedule.kind, SchedulerKind::kStep);
+  EXPECT_EQ(back.schedule.step_size, 4);
+  EXPECT_DOUBLE_EQ(back.schedule.gamma, 0.3);
+  EXPECT_DOUBLE_EQ(back.schedule.max_lr, 0.2);
 }
 
 TEST(ConfigJson, GroupsAreNullUnlessGroupNorm) {

@@ -26,6 +26,33 @@ TEST(Model, HasExactly9752ParametersWithEveryNorm) {
   }
 }
 
+TEST(Model, InstanceNormHasTheSameCountAndNoNormHasNoNormParameters) {
+  for (bool fused : {true, false}) {
+    NormNet instance(ModelOptions{NormKind::kInstance, 8, 0.0, fused});
+    EXPECT_EQ(count_parameters(*instance), 9752);
+    // The 160 weights and biases of the five norm layers are gone.
+    NormNet none(ModelOptions{NormKind::kNone, 8, 0.0, fused});
+    EXPECT_EQ(count_parameters(*none), 9592);
+    EXPECT_EQ(none->forward(torch::randn({2, 1, 28, 28})).sizes(),
+              (std::vector<std::int64_t>{2, 10}));
+  }
+}
+
+TEST(Model, InstanceNormNormalizesEachChannelOfEachExample) {
+  for (bool fused : {true, false}) {
+    NormNet model(ModelOptions{NormKind::kInstance, 8, 0.0, fused});
+    torch::Tensor x = torch::randn({3, 1, 28, 28});
+    // Output of the first norm layer: every (example, channel) plane has mean 0, std 1.
+    int index = 0;
+    for (torch::nn::AnyModule& layer : *model->layers()) {
+      x = layer.forward(x);
+      if (++index == (fused ? 2 : 3)) break;
+    }
+    const torch::Tensor mean = x.mean({2, 3});
+    EXPECT_TRUE(torch::allclose(mean, torch::zeros_like(mean), 1e-4, 1e-4)) << fused;
+  }
+}
+
 TEST(Model, OutputsLogProbabilitiesForEveryExample) {
   torch::manual_seed(0);
   for (const ModelOptions& options : every_norm()) {

@@ -4,12 +4,15 @@
 #include <optional>
 #include <string>
 
+#include "normtrain/lr_schedule.hpp"
+
 namespace normtrain {
 
-// The normalization layer placed after every ReLU of the network.
-enum class NormKind { kBatch, kLayer, kGroup };
+// The normalization layer placed after every ReLU of the network: batch, layer (one group),
+// group, instance (one group per channel) or none at all.
+enum class NormKind { kBatch, kLayer, kGroup, kInstance, kNone };
 
-// Flag spelling of a norm ("bn", "ln", "gn") and back.
+// Flag spelling of a norm ("bn", "ln", "gn", "in", "none") and back.
 std::string to_flag(NormKind norm);
 std::optional<NormKind> norm_from_flag(const std::string& flag);
 
@@ -29,6 +32,8 @@ struct TrainConfig {
   // SGD learning rate and momentum; no weight decay and no schedule in the original recipe.
   double lr = 0.01;
   double momentum = 0.9;
+  // Learning-rate schedule; none keeps lr constant, as the original recipe does.
+  ScheduleOptions schedule;
   // Dropout probability after every normalization layer.
   double dropout = 0.0;
   // Fused ReLU + norm CPU kernels over channels-last activations (fast), or LibTorch's own

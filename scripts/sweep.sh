@@ -1,0 +1,647 @@
+#!/usr/bin/env bash
+# Run a grid of normtrain runs, each in its own folder: on this machine N at a time, or on a
+# Slurm cluster as a job array. Run it again and finished runs are skipped, stopped ones resumed.
+#
+# Usage: scripts/sweep.sh [OPTIONS] -- GRID...
+#
+#   GRID  normtrain flags whose values may be comma-separated lists; the sweep is the cartesian
+#         product of the lists, first flag outermost. For example
+#           scripts/sweep.sh --jobs 2 -- --norm bn,ln,gn --groups 8 --l1 0,0.01 --seed 1,2,3
+#         is 3 norms x 2 L1 weights x 3 seeds = 18 runs. --groups applies to --norm gn only: the
+#         bn and ln runs drop it, and runs made identical that way run once. Every other flag
+#         goes to every run. A flag followed by another flag or by nothing (--quiet,
+#         --no-download) passes through without a value; --flag=VALUE works too; values are
+#         always split at commas. --out, --resume, --help, --version and --verify-data do not
+#         belong in a grid.
+#
+# Options:
+#   --out DIR            parent folder of the run folders (default runs/sweep)
+#   --jobs N             runs at a time (default 1); with --slurm, the most array tasks
+#                        running at once (default: no cap)
+#   --threads-per-job T  passed as --threads unless the grid sets --threads, and Slurm's
+#                        --cpus-per-task (default: nproc / jobs, at least 1; with --slurm 4)
+#   --binary PATH        the normtrain to run (default build/normtrain in this repository)
+#   --dry-run            print the runs it would start, resume or skip, and run nothing; with
+#                        --slurm, print the job script (stdout) and its commands (stderr)
+#   --slurm              instead of running here, write DIR/sweep.commands (one command line
+#                        per run not yet complete) and DIR/sweep.sbatch (a job array whose task
+#                        i runs line i+1, logs in DIR/slurm-%A_%a.log) and submit it with sbatch
+#   --partition P        Slurm partition (default: the cluster's default)
+#   --time HH:MM:SS      Slurm time limit of each run (default 02:00:00)
+#   --job-name NAME      Slurm job name (default normtrain-sweep)
+#   --sbatch-arg ARG     one more #SBATCH line, e.g. --sbatch-arg --account=lab (repeatable)
+#   -h, --help           this text
+#
+# Run folders are DIR/NAME. NAME is the variant as normtrain names it (bn, bn-l1-0.01, ln,
+# gn-8, gn-4-l1-0.01, ...) then _FLAG-VALUE for every other flag whose value varies across the
+# sweep, in grid order: gn-8_seed-2, bn-l1-0.01_lr-0.05_seed-1. In values, characters other
+# than letters, digits, '.', '+' and '-' become '-'. A run is
+#   normtrain GRID-FLAGS --threads T --out DIR/NAME    (output appended to DIR/NAME/normtrain.log)
+#
+# Resuming: a folder whose run.json says "completed" is skipped, unless the grid's --epochs is
+# more than it has: then it is extended. A folder with a checkpoint.pt that is not complete is
+# continued with  normtrain --resume DIR/NAME  plus the grid flags --resume accepts (--epochs,
+# --threads, --device, --data-dir, --misclassified, --quiet, --mirror, --no-download). Any other
+# folder starts afresh. The name identifies a run: to change a flag that is not in the name
+# (other than --epochs), use another --out. Ctrl-C or SIGTERM stops the running runs (they keep
+# their finished epochs) and starts no more; the same command later continues them.
+#
+# A local sweep ends with a summary line, the failed runs with their logs, and
+# scripts/report.sh --aggregate over all its run folders (mean ± std over seeds).
+#
+# Exit status: 0 every run completed or was skipped; 1 a run failed, or the binary or sbatch
+# is missing; 2 usage error; 130 stopped by Ctrl-C or SIGTERM.
+set -euo pipefail
+export LC_ALL=C
+
+script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo_dir=$(dirname -- "$script_dir")
+
+# Flags of normtrain that always take a value, and those that never do.
+valued_flags=" --norm --groups --l1 --epochs --batch-size --lr --momentum --dropout --kernels
+  --seed --device --threads --data-dir --mirror --limit-train --limit-test --misclassified "
+bare_flags=" --quiet --no-download "
+# Grid flags that normtrain --resume accepts.
+resume_flags=" --epochs --threads --device --data-dir --misclassified --mirror --quiet --no-download "
+
+usage() {
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+}
+
+die_usage() {
+  echo "sweep.sh: $1" >&2
+  echo "Try 'scripts/sweep.sh --help'." >&2
+  exit 2
+}
+
+die() {
+  echo "sweep.sh: $1" >&2
+  exit 1
+}
+
+# json_top FILE KEY: a top-level value of run.json, strings without their quotes (normtrain
+# writes one key per line, top-level keys indented by two spaces; see scripts/report.sh).
+json_top() {
+  grep -E "^  \"$2\": " "$1" 2>/dev/null | head -n 1 | sed -E 's/^ *"[^"]*": //; s/,$//; s/^"(.*)"$/\1/' || true
+}
+
+# flag_value FLAG ARGS...: the value of FLAG in a normalised argument list (--flag value ...).
+flag_value() {
+  local flag=$1
+  shift
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "$flag" ] && [ $# -ge 2 ] && [[ $2 != --* ]]; then
+      printf '%s' "$2"
+      return 0
+    fi
+    shift
+  done
+}
+
+# run_state FOLDER WANTED_EPOCHS: complete, extend (completed, but fewer epochs than wanted),
+# resume (a checkpoint of an unfinished run) or fresh.
+run_state() {
+  local dir=$1 want=$2 status done
+  if [ -f "$dir/run.json" ]; then
+    status=$(json_top "$dir/run.json" status)
+    if [ "$status" = completed ]; then
+      done=$(json_top "$dir/run.json" epochs_completed)
+      if [[ $want =~ ^[0-9]+$ && $done =~ ^[0-9]+$ ]] && [ "$done" -lt "$want" ] &&
+        [ -f "$dir/checkpoint.pt" ]; then
+        echo extend
+      else
+        echo complete
+      fi
+      return 0
+    fi
+  fi
+  if [ -f "$dir/checkpoint.pt" ]; then echo resume; else echo fresh; fi
+}
+
+# run_command FOLDER STATE BINARY ARGS...: prints the command for a run, one word per line
+# (NUL-free words without newlines: the grid refuses newlines).
+run_command() {
+  local dir=$1 state=$2 bin=$3
+  shift 3
+  if [ "$state" = fresh ]; then
+    printf '%s\n' "$bin" "$@" --out "$dir"
+    return 0
+  fi
+  printf '%s\n' "$bin" --resume "$dir"
+  while [ $# -gt 0 ]; do
+    if [[ $resume_flags == *" $1 "* ]]; then
+      printf '%s\n' "$1"
+      if [ $# -ge 2 ] && [[ $2 != --* ]]; then
+        printf '%s\n' "$2"
+        shift
+      fi
+    elif [ $# -ge 2 ] && [[ $2 != --* ]]; then
+      shift
+    fi
+    shift
+  done
+}
+
+# quoted WORDS...: the words as one shell command line.
+quoted() {
+  local out="" word
+  for word in "$@"; do out+="${out:+ }$(printf '%q' "$word")"; done
+  printf '%s' "$out"
+}
+
+# --run-one FOLDER BINARY ARGS...: one run (what each line of sweep.commands calls, locally and
+# on Slurm). Skips a complete folder, resumes or extends one with a checkpoint, else starts
+# normtrain ARGS --out FOLDER; output goes to FOLDER/normtrain.log. With SWEEP_STATE set (a local
+# sweep), it starts nothing once SWEEP_STATE/stop exists and registers normtrain's pid in
+# SWEEP_STATE/pids so that the sweep can pass Ctrl-C on.
+run_one() {
+  [ $# -ge 2 ] || die_usage "--run-one needs FOLDER BINARY [ARGS...]"
+  local dir=$1 bin=$2
+  shift 2
+  local name state_dir=${SWEEP_STATE:-} want state log status=0 pid
+  name=$(basename -- "$dir")
+  if [ -n "$state_dir" ]; then
+    [ ! -e "$state_dir/stop" ] || return 130
+    : >"$state_dir/started/$name"
+  fi
+  mkdir -p -- "$dir" || { echo "sweep: FAILED $name: cannot create $dir"; return 1; }
+  want=$(flag_value --epochs "$@")
+  state=$(run_state "$dir" "$want")
+  if [ "$state" = complete ]; then
+    echo "sweep: skip $name (complete)"
+    return 0
+  fi
+  local cmd=()
+  mapfile -t cmd < <(run_command "$dir" "$state" "$bin" "$@")
+  log=$dir/normtrain.log
+  printf '# sweep %s (%s): %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$state" "$(quoted "${cmd[@]}")" >>"$log"
+  echo "sweep: start $name ($state)"
+  if [ -n "$state_dir" ]; then
+    # In the background so that the sweep can signal normtrain itself; normtrain installs its
+    # own SIGINT handler, so the SIGINT that bash ignores for background jobs does not stick.
+    "${cmd[@]}" >>"$log" 2>&1 </dev/null &
+    pid=$!
+    : >"$state_dir/pids/$pid"
+    [ ! -e "$state_dir/stop" ] || kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || status=$?
+    rm -f -- "$state_dir/pids/$pid"
+  else
+    "${cmd[@]}" >>"$log" 2>&1 </dev/null || status=$?
+  fi
+  case $status in
+    0) echo "sweep: done $name" ;;
+    130) echo "sweep: stopped $name (it keeps its finished epochs), log: $log" ;;
+    *) echo "sweep: FAILED $name (exit $status), log: $log" ;;
+  esac
+  return "$status"
+}
+
+if [ "${1:-}" = --run-one ]; then
+  shift
+  status=0
+  run_one "$@" || status=$?
+  exit "$status"
+fi
+
+# ---- Options -------------------------------------------------------------------------------
+out=runs/sweep
+jobs=
+threads=
+binary=
+dry_run=0
+slurm=0
+partition=
+time_limit=02:00:00
+job_name=normtrain-sweep
+sbatch_args=()
+grid=()
+saw_separator=0
+while [ $# -gt 0 ]; do
+  opt=$1
+  value=
+  inline=0
+  if [[ $opt == --?*=* ]]; then
+    value=${opt#*=}
+    opt=${opt%%=*}
+    inline=1
+  fi
+  case $opt in
+    --)
+      shift
+      grid=("$@")
+      saw_separator=1
+      break
+      ;;
+    -h | --help | --dry-run | --slurm)
+      [ "$inline" -eq 0 ] || die_usage "$opt takes no value"
+      case $opt in
+        -h | --help) usage; exit 0 ;;
+        --dry-run) dry_run=1 ;;
+        --slurm) slurm=1 ;;
+      esac
+      ;;
+    --out | --jobs | --threads-per-job | --binary | --partition | --time | --job-name | --sbatch-arg)
+      if [ "$inline" -eq 0 ]; then
+        [ $# -ge 2 ] || die_usage "$opt needs a value"
+        value=$2
+        shift
+      fi
+      [ -n "$value" ] || die_usage "$opt needs a non-empty value"
+      case $opt in
+        --out) out=$value ;;
+        --jobs) jobs=$value ;;
+        --threads-per-job) threads=$value ;;
+        --binary) binary=$value ;;
+        --partition) partition=$value ;;
+        --time) time_limit=$value ;;
+        --job-name) job_name=$value ;;
+        --sbatch-arg) sbatch_args+=("$value") ;;
+      esac
+      ;;
+    *)
+      if [[ $valued_flags$bare_flags == *" $opt "* ]]; then
+        die_usage "unknown option '$1': normtrain flags go after '--', e.g. scripts/sweep.sh -- $1 ..."
+      fi
+      die_usage "unknown option '$1'"
+      ;;
+  esac
+  shift
+done
+
+[ "$saw_separator" -eq 1 ] || die_usage "no grid: give normtrain flags after '--', e.g. scripts/sweep.sh -- --norm ln,gn --seed 1,2"
+[ ${#grid[@]} -gt 0 ] || die_usage "empty grid: give normtrain flags after '--', e.g. scripts/sweep.sh -- --norm ln,gn --seed 1,2"
+if [ -n "$jobs" ]; then
+  [[ $jobs =~ ^[1-9][0-9]*$ ]] || die_usage "--jobs must be a positive whole number, got '$jobs'"
+fi
+if [ -n "$threads" ]; then
+  [[ $threads =~ ^[1-9][0-9]*$ ]] || die_usage "--threads-per-job must be a positive whole number, got '$threads'"
+fi
+[[ $time_limit =~ ^[0-9][0-9:-]*$ ]] || die_usage "--time must look like HH:MM:SS (or D-HH:MM:SS, or minutes), got '$time_limit'"
+[[ $job_name =~ ^[A-Za-z0-9._+-]+$ ]] || die_usage "--job-name may use letters, digits and . _ + - only, got '$job_name'"
+if [ "$slurm" -eq 0 ]; then
+  for given in "$partition" "${sbatch_args[@]}"; do
+    [ -z "$given" ] || die_usage "--partition and --sbatch-arg are for --slurm sweeps"
+  done
+  [ "$time_limit" = 02:00:00 ] || die_usage "--time is for --slurm sweeps"
+fi
+[[ $partition != *[[:space:]]* ]] || die_usage "--partition must not contain spaces"
+for given in "${sbatch_args[@]}"; do
+  [[ $given != *$'\n'* ]] || die_usage "--sbatch-arg must be one line"
+done
+
+# ---- The grid -------------------------------------------------------------------------------
+# flags[i] with its comma list values[i]; bare flags have valued[i] = 0.
+flags=()
+values=()
+valued=()
+sep=$'\x1f'  # joins the words of one run: no flag or value may contain it
+i=0
+while [ "$i" -lt ${#grid[@]} ]; do
+  word=${grid[i]}
+  [[ $word == --?* ]] || die_usage "grid: '$word' is not a --flag (give each value after its flag)"
+  flag=$word
+  value=
+  has_value=0
+  if [[ $word == --?*=* ]]; then
+    flag=${word%%=*}
+    value=${word#*=}
+    has_value=1
+  elif [ $((i + 1)) -lt ${#grid[@]} ] && [[ ${grid[i + 1]} != --* ]]; then
+    value=${grid[i + 1]}
+    has_value=1
+    i=$((i + 1))
+  fi
+  case $flag in
+    --out | --resume) die_usage "grid: $flag is set by the sweep (use the sweep's --out)" ;;
+    --help | --version | --verify-data) die_usage "grid: $flag does not train; leave it out" ;;
+  esac
+  for seen in "${flags[@]}"; do
+    [ "$seen" != "$flag" ] || die_usage "grid: $flag is given twice; list its values with commas"
+  done
+  if [[ $bare_flags == *" $flag "* ]] && [ "$has_value" -eq 1 ]; then
+    die_usage "grid: $flag takes no value, got '$value'"
+  fi
+  if [[ $valued_flags == *" $flag "* ]] && [ "$has_value" -eq 0 ]; then
+    die_usage "grid: $flag needs a value (or a comma-separated list of values)"
+  fi
+  if [ "$has_value" -eq 1 ]; then
+    if [ -z "$value" ] || [[ $value == ,* || $value == *, || $value == *,,* ]]; then
+      die_usage "grid: $flag has an empty value in '$value'"
+    fi
+    [[ $value != *$'\n'* && $value != *"$sep"* ]] || die_usage "grid: $flag has a value with a newline"
+    [[ $value != --* && $value != *,--* ]] || die_usage "grid: a value of $flag starts with '--'"
+    if [ "$flag" = --norm ]; then
+      IFS=, read -ra list <<<"$value"
+      for norm in "${list[@]}"; do
+        case $norm in bn | ln | gn) ;; *) die_usage "grid: --norm must be bn, ln or gn, got '$norm'" ;; esac
+      done
+    fi
+  fi
+  flags+=("$flag")
+  values+=("$value")
+  valued+=("$has_value")
+  i=$((i + 1))
+done
+
+# The cartesian product, first flag outermost; each run is its words joined by $sep.
+runs=("")
+for i in "${!flags[@]}"; do
+  next=()
+  if [ "${valued[i]}" -eq 0 ]; then
+    for run in "${runs[@]}"; do next+=("$run$sep${flags[i]}"); done
+  else
+    IFS=, read -ra list <<<"${values[i]}"
+    for run in "${runs[@]}"; do
+      for value in "${list[@]}"; do next+=("$run$sep${flags[i]}$sep$value"); done
+    done
+  fi
+  runs=("${next[@]}")
+done
+
+# --groups only for GroupNorm; then drop the duplicates that leaves.
+declare -A seen_run=()
+unique=()
+for run in "${runs[@]}"; do
+  IFS=$sep read -ra words <<<"${run#"$sep"}"
+  norm=$(flag_value --norm "${words[@]}")
+  if [ "${norm:-bn}" != gn ]; then
+    kept=()
+    j=0
+    while [ "$j" -lt ${#words[@]} ]; do
+      if [ "${words[j]}" = --groups ]; then
+        j=$((j + 2))
+        continue
+      fi
+      kept+=("${words[j]}")
+      j=$((j + 1))
+    done
+    words=("${kept[@]}")
+  fi
+  key=$(printf '%s\x1f' "${words[@]}")
+  [ -z "${seen_run[$key]:-}" ] || continue
+  seen_run[$key]=1
+  unique+=("$key")
+done
+runs=("${unique[@]}")
+
+# Which of the flags outside the variant (norm, groups, l1) vary across the runs.
+declare -A varies=()
+for i in "${!flags[@]}"; do
+  flag=${flags[i]}
+  case $flag in --norm | --groups | --l1) continue ;; esac
+  [ "${valued[i]}" -eq 1 ] || continue
+  first=
+  for run in "${runs[@]}"; do
+    IFS=$sep read -ra words <<<"$run"
+    value=$(flag_value "$flag" "${words[@]}")
+    if [ -z "$first" ]; then
+      first=$value
+    elif [ "$value" != "$first" ]; then
+      varies[$flag]=1
+      break
+    fi
+  done
+done
+
+safe() {
+  printf '%s' "$1" | sed -E 's/[^A-Za-z0-9.+-]/-/g'
+}
+
+# run_name WORDS...: the folder name of a run.
+run_name() {
+  local norm groups l1 name flag
+  norm=$(flag_value --norm "$@")
+  norm=${norm:-bn}
+  name=$norm
+  if [ "$norm" = gn ]; then
+    groups=$(flag_value --groups "$@")
+    name+="-$(safe "${groups:-8}")"
+  fi
+  l1=$(flag_value --l1 "$@")
+  if [ -n "$l1" ] && awk -v v="$l1" 'BEGIN { exit !(v + 0 > 0) }'; then
+    name+="-l1-$(safe "$l1")"
+  fi
+  for flag in "${flags[@]}"; do
+    [ -n "${varies[$flag]:-}" ] || continue
+    name+="_${flag#--}-$(safe "$(flag_value "$flag" "$@")")"
+  done
+  printf '%s' "$name"
+}
+
+declare -A name_of=()
+names=()
+for run in "${runs[@]}"; do
+  IFS=$sep read -ra words <<<"$run"
+  name=$(run_name "${words[@]}")
+  if [ -n "${name_of[$name]:-}" ]; then
+    die_usage "grid: two different runs would share the folder '$name' ($(quoted ${name_of[$name]//$sep/ }) and $(quoted ${run//$sep/ })); make their values differ in more than punctuation"
+  fi
+  name_of[$name]=$run
+  names+=("$name")
+done
+
+# ---- Threads, binary, folders ---------------------------------------------------------------
+grid_threads=0
+for flag in "${flags[@]}"; do [ "$flag" != --threads ] || grid_threads=1; done
+if [ -z "$threads" ]; then
+  if [ "$slurm" -eq 1 ]; then
+    threads=4
+  else
+    threads=$(($(nproc) / ${jobs:-1}))
+    [ "$threads" -ge 1 ] || threads=1
+  fi
+fi
+if [ -z "$binary" ]; then
+  binary=$repo_dir/build/normtrain
+elif [[ $binary != */* ]]; then
+  binary=$(command -v -- "$binary" || printf '%s' "$binary")
+fi
+binary_abs=$(realpath -m -- "$binary")
+out_abs=$(realpath -m -- "$out")
+
+# The words of run k with --threads added unless the grid sets it.
+run_words() {
+  IFS=$sep read -ra words <<<"${runs[$1]}"
+  [ "$grid_threads" -eq 1 ] || words+=(--threads "$threads")
+}
+
+# Sort the runs into those to skip and those to do (start, resume or extend).
+todo=()
+skipped=()
+declare -A state_of=()
+for k in "${!runs[@]}"; do
+  want=
+  run_words "$k"
+  want=$(flag_value --epochs "${words[@]}")
+  state=$(run_state "$out/${names[k]}" "$want")
+  state_of[$k]=$state
+  if [ "$state" = complete ]; then skipped+=("$k"); else todo+=("$k"); fi
+done
+
+# command_line K: the line of sweep.commands for run K.
+command_line() {
+  run_words "$1"
+  quoted bash "$script_dir/sweep.sh" --run-one "$out_abs/${names[$1]}" "$binary_abs" "${words[@]}"
+}
+
+# ---- Slurm ----------------------------------------------------------------------------------
+if [ "$slurm" -eq 1 ]; then
+  if [ ${#todo[@]} -eq 0 ]; then
+    echo "sweep: all ${#runs[@]} runs in $out are complete; nothing to submit"
+    exit 0
+  fi
+  cpus=$threads
+  if [ "$grid_threads" -eq 1 ]; then
+    cpus=0
+    for k in "${!runs[@]}"; do
+      run_words "$k"
+      t=$(flag_value --threads "${words[@]}")
+      if [[ $t =~ ^[0-9]+$ ]] && [ "$t" -gt "$cpus" ]; then cpus=$t; fi
+    done
+    [ "$cpus" -gt 0 ] || cpus=$threads
+  fi
+  array="0-$((${#todo[@]} - 1))${jobs:+%$jobs}"
+  log_pattern=$out_abs/slurm-%A_%a.log
+  [[ $log_pattern != *[[:space:]]* ]] || log_pattern="\"$log_pattern\""
+  script=$(
+    echo "#!/usr/bin/env bash"
+    echo "#SBATCH --job-name=$job_name"
+    echo "#SBATCH --array=$array"
+    echo "#SBATCH --cpus-per-task=$cpus"
+    echo "#SBATCH --time=$time_limit"
+    [ -z "$partition" ] || echo "#SBATCH --partition=$partition"
+    echo "#SBATCH --output=$log_pattern"
+    for given in "${sbatch_args[@]}"; do echo "#SBATCH $given"; done
+    echo "# Written by scripts/sweep.sh: array task i runs line i+1 of sweep.commands, one normtrain"
+    echo "# run, which is skipped when its folder is complete and resumed when it has a checkpoint."
+    echo "# Its output is in the run folder's normtrain.log. Run the same sweep.sh --slurm command"
+    echo "# again to submit the runs that did not finish."
+    echo "set -euo pipefail"
+    echo "cd $(printf '%q' "$PWD")"
+    echo "commands=$(printf '%q' "$out_abs/sweep.commands")"
+    echo 'task=${SLURM_ARRAY_TASK_ID:?run this script with sbatch: it is a job array}'
+    echo 'line=$(sed -n "$((task + 1))p" "$commands")'
+    echo '[ -n "$line" ] || { echo "no line $((task + 1)) in $commands" >&2; exit 1; }'
+    echo 'echo "task $task on $(hostname): $line"'
+    echo 'eval "$line"'
+  )
+  if [ "$dry_run" -eq 1 ]; then
+    printf '%s\n' "$script"
+    {
+      echo "sweep (dry run): $out/sweep.commands would hold ${#todo[@]} runs:"
+      for k in "${todo[@]}"; do command_line "$k"; echo; done
+      for k in "${skipped[@]}"; do echo "skip ${names[k]}: complete"; done
+    } >&2
+    exit 0
+  fi
+  [ -x "$binary_abs" ] || die "no normtrain binary at $binary_abs: build it with scripts/build.sh or pass --binary"
+  mkdir -p -- "$out" || die "cannot create '$out'"
+  for k in "${todo[@]}"; do command_line "$k"; echo; done >"$out/sweep.commands"
+  printf '%s\n' "$script" >"$out/sweep.sbatch"
+  echo "sweep: wrote $out/sweep.sbatch and $out/sweep.commands: ${#todo[@]} runs, ${#skipped[@]} skipped as complete"
+  command -v sbatch >/dev/null 2>&1 ||
+    die "sbatch not found on PATH: Slurm is not installed here. Submit $out/sweep.sbatch with 'sbatch' on a machine of the cluster (it uses absolute paths), or run the sweep here without --slurm"
+  job=$(sbatch --parsable "$out/sweep.sbatch") || die "sbatch failed to submit $out/sweep.sbatch"
+  echo "sweep: submitted job array ${job%%;*} (${#todo[@]} tasks); logs in $out/slurm-${job%%;*}_*.log and each run's normtrain.log"
+  exit 0
+fi
+
+# ---- Dry run --------------------------------------------------------------------------------
+if [ "$dry_run" -eq 1 ]; then
+  starts=0
+  resumes=0
+  for k in "${!runs[@]}"; do
+    state=${state_of[$k]}
+    if [ "$state" = complete ]; then
+      echo "skip   ${names[k]}: complete"
+      continue
+    fi
+    run_words "$k"
+    mapfile -t cmd < <(run_command "$out/${names[k]}" "$state" "$binary" "${words[@]}")
+    if [ "$state" = fresh ]; then
+      echo "run    ${names[k]}: $(quoted "${cmd[@]}")"
+      starts=$((starts + 1))
+    else
+      echo "resume ${names[k]}: $(quoted "${cmd[@]}")"
+      resumes=$((resumes + 1))
+    fi
+  done
+  echo "sweep (dry run): ${#runs[@]} runs: $starts to run, $resumes to resume, ${#skipped[@]} skipped as complete"
+  exit 0
+fi
+
+# ---- Local sweep ----------------------------------------------------------------------------
+[ -x "$binary_abs" ] || die "no normtrain binary at $binary: build it with scripts/build.sh or pass --binary"
+mkdir -p -- "$out" || die "cannot create '$out'"
+state_dir=$(mktemp -d)
+trap 'rm -rf -- "$state_dir"' EXIT
+mkdir "$state_dir/pids" "$state_dir/started"
+for k in "${todo[@]}"; do command_line "$k"; echo; done >"$state_dir/commands"
+
+echo "sweep: ${#runs[@]} runs in $out: ${#todo[@]} to do, ${#skipped[@]} skipped as complete; ${jobs:-1} at a time"
+interrupted=0
+# on_signal SIGNAL: start no more runs and pass SIGNAL to the running normtrains (a second
+# Ctrl-C stops them at once, as it does normtrain).
+on_signal() {
+  interrupted=1
+  : >"$state_dir/stop"
+  local file
+  for file in "$state_dir"/pids/*; do
+    [ -e "$file" ] || continue
+    kill -s "$1" "${file##*/}" 2>/dev/null || true
+  done
+}
+if [ ${#todo[@]} -gt 0 ]; then
+  trap 'on_signal INT' INT
+  trap 'on_signal TERM' TERM
+  # xargs in its own process group (job control), so that a Ctrl-C in the terminal reaches only
+  # this script, which passes it on exactly once. Each line number selects a quoted command line.
+  set -m
+  seq 1 ${#todo[@]} | SWEEP_STATE=$state_dir xargs -n 1 -P "${jobs:-1}" \
+    bash -c 'eval "$(sed -n "${1}p" "$0")"' "$state_dir/commands" &
+  xargs_pid=$!
+  set +m
+  while kill -0 "$xargs_pid" 2>/dev/null; do
+    wait "$xargs_pid" || true  # returns early when a signal arrives; wait again
+  done
+  trap - INT TERM
+fi
+
+completed_now=0
+not_started=0
+failed=()
+for k in "${todo[@]}"; do
+  dir=$out/${names[k]}
+  run_words "$k"
+  if [ "$(run_state "$dir" "$(flag_value --epochs "${words[@]}")")" = complete ]; then
+    completed_now=$((completed_now + 1))
+  elif [ ! -e "$state_dir/started/${names[k]}" ]; then
+    not_started=$((not_started + 1))
+  else
+    failed+=("$dir")
+  fi
+done
+
+line="sweep: $completed_now completed now, ${#skipped[@]} skipped as complete, ${#failed[@]} failed"
+[ "$not_started" -eq 0 ] || line+=", $not_started not started"
+echo "$line"
+for dir in "${failed[@]}"; do echo "  failed: $dir (log: $dir/normtrain.log)"; done
+
+if [ -f "$script_dir/report.sh" ]; then
+  folders=()
+  for name in "${names[@]}"; do
+    [ -f "$out/$name/run.json" ] && [ -f "$out/$name/metrics.csv" ] && folders+=("$out/$name")
+  done
+  if [ ${#folders[@]} -gt 0 ]; then
+    echo
+    echo "scripts/report.sh --aggregate over the ${#folders[@]} run folders:"
+    bash "$script_dir/report.sh" --aggregate "${folders[@]}" || echo "sweep: report.sh failed (see above)"
+  fi
+fi
+
+if [ "$interrupted" -eq 1 ]; then
+  echo "sweep: stopped; run the same command again to continue"
+  exit 130
+fi
+[ ${#failed[@]} -eq 0 ] || exit 1
+exit 0
