@@ -7,12 +7,14 @@
 #   GRID  normtrain flags whose values may be comma-separated lists; the sweep is the cartesian
 #         product of the lists, first flag outermost. For example
 #           scripts/sweep.sh --jobs 2 -- --norm bn,ln,gn --groups 8 --l1 0,0.01 --seed 1,2,3
-#         is 3 norms x 2 L1 weights x 3 seeds = 18 runs. --groups applies to --norm gn only: the
-#         bn and ln runs drop it, and runs made identical that way run once. Every other flag
-#         goes to every run. A flag followed by another flag or by nothing (--quiet,
-#         --no-download) passes through without a value; --flag=VALUE works too; values are
-#         always split at commas. --out, --resume, --help, --version and --verify-data do not
-#         belong in a grid.
+#         is 3 norms x 2 L1 weights x 3 seeds = 18 runs. Flags that normtrain takes only with
+#         one value of another are dropped from the other runs: --groups from all but --norm
+#         gn, --step-size and --gamma from all but --scheduler step, --max-lr, --pct-start,
+#         --div-factor and --final-div-factor from all but --scheduler onecycle; runs made
+#         identical that way run once. Every other flag goes to every run. A flag followed by
+#         another flag or by nothing (--quiet, --no-download) passes through without a value;
+#         --flag=VALUE works too; values are always split at commas. --out, --resume, --help,
+#         --version and --verify-data do not belong in a grid.
 #
 # Options:
 #   --out DIR            parent folder of the run folders (default runs/sweep)
@@ -32,14 +34,17 @@
 #   --sbatch-arg ARG     one more #SBATCH line, e.g. --sbatch-arg --account=lab (repeatable)
 #   -h, --help           this text
 #
-# Run folders are DIR/NAME. NAME is the variant as normtrain names it (bn, bn-l1-0.01, ln,
-# gn-8, gn-4-l1-0.01, ...) then _FLAG-VALUE for every other flag whose value varies across the
-# sweep, in grid order: gn-8_seed-2, bn-l1-0.01_lr-0.05_seed-1. In values, characters other
-# than letters, digits, '.', '+' and '-' become '-'. A run is
+# Run folders are DIR/NAME. NAME is the variant as normtrain names it, from --dataset, --norm,
+# --groups, --l1 and --scheduler (bn, bn-l1-0.01, ln, gn-8, gn-4-l1-0.01-onecycle,
+# fashion-mnist-in, ...), then _FLAG-VALUE for every other flag whose value varies across the
+# runs that have it, in grid order: gn-8_seed-2, bn-l1-0.01_lr-0.05_seed-1, bn-step_gamma-0.5.
+# In values, characters other than letters, digits, '.', '+' and '-' become '-'; two runs that
+# would share a folder are a usage error. A run is
 #   normtrain GRID-FLAGS --threads T --out DIR/NAME    (output appended to DIR/NAME/normtrain.log)
 #
 # Resuming: a folder whose run.json says "completed" is skipped, unless the grid's --epochs is
-# more than it has: then it is extended. A folder with a checkpoint.pt that is not complete is
+# more than it has: then it is extended with --resume (a one-cycle run cannot be: that counts
+# as a failure, with the reason). A folder with a checkpoint.pt that is not complete is
 # continued with  normtrain --resume DIR/NAME  plus the grid flags --resume accepts (--epochs,
 # --threads, --device, --data-dir, --misclassified, --quiet, --mirror, --no-download). Any other
 # folder starts afresh. The name identifies a run: to change a flag that is not in the name
@@ -58,9 +63,20 @@ script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(dirname -- "$script_dir")
 
 # Flags of normtrain that always take a value, and those that never do.
-valued_flags=" --norm --groups --l1 --epochs --batch-size --lr --momentum --dropout --kernels
+valued_flags=" --dataset --norm --groups --l1 --epochs --batch-size --lr --momentum --scheduler
+  --step-size --gamma --max-lr --pct-start --div-factor --final-div-factor --dropout --kernels
   --seed --device --threads --data-dir --mirror --limit-train --limit-test --misclassified "
 bare_flags=" --quiet --no-download "
+# Flags that normtrain accepts only with one value of another: FLAG OWNER VALUE OWNER_DEFAULT.
+conditional_flags=(
+  "--groups --norm gn bn"
+  "--step-size --scheduler step none"
+  "--gamma --scheduler step none"
+  "--max-lr --scheduler onecycle none"
+  "--pct-start --scheduler onecycle none"
+  "--div-factor --scheduler onecycle none"
+  "--final-div-factor --scheduler onecycle none"
+)
 # Grid flags that normtrain --resume accepts.
 resume_flags=" --epochs --threads --device --data-dir --misclassified --mirror --quiet --no-download "
 
@@ -98,17 +114,24 @@ flag_value() {
   done
 }
 
-# run_state FOLDER WANTED_EPOCHS: complete, extend (completed, but fewer epochs than wanted),
-# resume (a checkpoint of an unfinished run) or fresh.
+# run_state FOLDER ARGS...: what the run with normtrain ARGS needs in FOLDER: complete; extend
+# (completed with fewer epochs than ARGS' --epochs); short (the same, but it cannot be extended:
+# a one-cycle schedule depends on the total epochs, or the checkpoint is gone); resume (a
+# checkpoint of an unfinished run); or fresh.
 run_state() {
-  local dir=$1 want=$2 status done
+  local dir=$1 status have want
+  shift
   if [ -f "$dir/run.json" ]; then
     status=$(json_top "$dir/run.json" status)
     if [ "$status" = completed ]; then
-      done=$(json_top "$dir/run.json" epochs_completed)
-      if [[ $want =~ ^[0-9]+$ && $done =~ ^[0-9]+$ ]] && [ "$done" -lt "$want" ] &&
-        [ -f "$dir/checkpoint.pt" ]; then
-        echo extend
+      have=$(json_top "$dir/run.json" epochs_completed)
+      want=$(flag_value --epochs "$@")
+      if [[ $want =~ ^[0-9]+$ && $have =~ ^[0-9]+$ ]] && [ "$have" -lt "$want" ]; then
+        if [ -f "$dir/checkpoint.pt" ] && [ "$(flag_value --scheduler "$@")" != onecycle ]; then
+          echo extend
+        else
+          echo short
+        fi
       else
         echo complete
       fi
@@ -116,6 +139,15 @@ run_state() {
     fi
   fi
   if [ -f "$dir/checkpoint.pt" ]; then echo resume; else echo fresh; fi
+}
+
+# short_reason FOLDER ARGS...: why a "short" run cannot be extended.
+short_reason() {
+  local dir=$1
+  shift
+  printf '%s holds a completed run of %s epochs and the grid asks for --epochs %s, which needs a fresh run (%s): use another --out, or move the folder away' \
+    "$dir" "$(json_top "$dir/run.json" epochs_completed)" "$(flag_value --epochs "$@")" \
+    "$(if [ -f "$dir/checkpoint.pt" ]; then echo "a one-cycle schedule depends on the total epochs"; else echo "it has no checkpoint.pt"; fi)"
 }
 
 # run_command FOLDER STATE BINARY ARGS...: prints the command for a run, one word per line
@@ -158,22 +190,25 @@ run_one() {
   [ $# -ge 2 ] || die_usage "--run-one needs FOLDER BINARY [ARGS...]"
   local dir=$1 bin=$2
   shift 2
-  local name state_dir=${SWEEP_STATE:-} want state log status=0 pid
+  local name state_dir=${SWEEP_STATE:-} state log status=0 pid
   name=$(basename -- "$dir")
   if [ -n "$state_dir" ]; then
     [ ! -e "$state_dir/stop" ] || return 130
     : >"$state_dir/started/$name"
   fi
   mkdir -p -- "$dir" || { echo "sweep: FAILED $name: cannot create $dir"; return 1; }
-  want=$(flag_value --epochs "$@")
-  state=$(run_state "$dir" "$want")
+  state=$(run_state "$dir" "$@")
+  log=$dir/normtrain.log
   if [ "$state" = complete ]; then
     echo "sweep: skip $name (complete)"
     return 0
+  elif [ "$state" = short ]; then
+    echo "# sweep $(date -u +%Y-%m-%dT%H:%M:%SZ): $(short_reason "$dir" "$@")" >>"$log"
+    echo "sweep: FAILED $name: $(short_reason "$dir" "$@")"
+    return 1
   fi
   local cmd=()
   mapfile -t cmd < <(run_command "$dir" "$state" "$bin" "$@")
-  log=$dir/normtrain.log
   printf '# sweep %s (%s): %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$state" "$(quoted "${cmd[@]}")" >>"$log"
   echo "sweep: start $name ($state)"
   if [ -n "$state_dir" ]; then
@@ -212,6 +247,7 @@ dry_run=0
 slurm=0
 partition=
 time_limit=02:00:00
+time_given=0
 job_name=normtrain-sweep
 sbatch_args=()
 grid=()
@@ -253,7 +289,7 @@ while [ $# -gt 0 ]; do
         --threads-per-job) threads=$value ;;
         --binary) binary=$value ;;
         --partition) partition=$value ;;
-        --time) time_limit=$value ;;
+        --time) time_limit=$value; time_given=1 ;;
         --job-name) job_name=$value ;;
         --sbatch-arg) sbatch_args+=("$value") ;;
       esac
@@ -268,8 +304,6 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-[ "$saw_separator" -eq 1 ] || die_usage "no grid: give normtrain flags after '--', e.g. scripts/sweep.sh -- --norm ln,gn --seed 1,2"
-[ ${#grid[@]} -gt 0 ] || die_usage "empty grid: give normtrain flags after '--', e.g. scripts/sweep.sh -- --norm ln,gn --seed 1,2"
 if [ -n "$jobs" ]; then
   [[ $jobs =~ ^[1-9][0-9]*$ ]] || die_usage "--jobs must be a positive whole number, got '$jobs'"
 fi
@@ -279,15 +313,16 @@ fi
 [[ $time_limit =~ ^[0-9][0-9:-]*$ ]] || die_usage "--time must look like HH:MM:SS (or D-HH:MM:SS, or minutes), got '$time_limit'"
 [[ $job_name =~ ^[A-Za-z0-9._+-]+$ ]] || die_usage "--job-name may use letters, digits and . _ + - only, got '$job_name'"
 if [ "$slurm" -eq 0 ]; then
-  for given in "$partition" "${sbatch_args[@]}"; do
-    [ -z "$given" ] || die_usage "--partition and --sbatch-arg are for --slurm sweeps"
-  done
-  [ "$time_limit" = 02:00:00 ] || die_usage "--time is for --slurm sweeps"
+  if [ -n "$partition" ] || [ "$time_given" -eq 1 ] || [ ${#sbatch_args[@]} -gt 0 ]; then
+    die_usage "--partition, --time and --sbatch-arg are for --slurm sweeps"
+  fi
 fi
 [[ $partition != *[[:space:]]* ]] || die_usage "--partition must not contain spaces"
 for given in "${sbatch_args[@]}"; do
   [[ $given != *$'\n'* ]] || die_usage "--sbatch-arg must be one line"
 done
+[ "$saw_separator" -eq 1 ] || die_usage "no grid: give normtrain flags after '--', e.g. scripts/sweep.sh -- --norm ln,gn --seed 1,2"
+[ ${#grid[@]} -gt 0 ] || die_usage "empty grid: give normtrain flags after '--', e.g. scripts/sweep.sh -- --norm ln,gn --seed 1,2"
 
 # ---- The grid -------------------------------------------------------------------------------
 # flags[i] with its comma list values[i]; bare flags have valued[i] = 0.
@@ -330,12 +365,16 @@ while [ "$i" -lt ${#grid[@]} ]; do
     fi
     [[ $value != *$'\n'* && $value != *"$sep"* ]] || die_usage "grid: $flag has a value with a newline"
     [[ $value != --* && $value != *,--* ]] || die_usage "grid: a value of $flag starts with '--'"
-    if [ "$flag" = --norm ]; then
-      IFS=, read -ra list <<<"$value"
-      for norm in "${list[@]}"; do
-        case $norm in bn | ln | gn) ;; *) die_usage "grid: --norm must be bn, ln or gn, got '$norm'" ;; esac
-      done
-    fi
+    # The sweep reads these two (for the flags that depend on them), so it checks them.
+    IFS=, read -ra list <<<"$value"
+    for item in "${list[@]}"; do
+      case $flag:$item in
+        --norm:bn | --norm:ln | --norm:gn | --norm:in | --norm:none) ;;
+        --norm:*) die_usage "grid: --norm must be bn, ln, gn, in or none, got '$item'" ;;
+        --scheduler:none | --scheduler:step | --scheduler:onecycle) ;;
+        --scheduler:*) die_usage "grid: --scheduler must be none, step or onecycle, got '$item'" ;;
+      esac
+    done
   fi
   flags+=("$flag")
   values+=("$value")
@@ -358,17 +397,20 @@ for i in "${!flags[@]}"; do
   runs=("${next[@]}")
 done
 
-# --groups only for GroupNorm; then drop the duplicates that leaves.
+# Drop each conditional flag from the runs it does not apply to (--groups from all but
+# --norm gn, ...), then the duplicates that leaves.
 declare -A seen_run=()
 unique=()
 for run in "${runs[@]}"; do
   IFS=$sep read -ra words <<<"${run#"$sep"}"
-  norm=$(flag_value --norm "${words[@]}")
-  if [ "${norm:-bn}" != gn ]; then
+  for rule in "${conditional_flags[@]}"; do
+    read -r flag owner needed owner_default <<<"$rule"
+    owner_value=$(flag_value "$owner" "${words[@]}")
+    [ "${owner_value:-$owner_default}" != "$needed" ] || continue
     kept=()
     j=0
     while [ "$j" -lt ${#words[@]} ]; do
-      if [ "${words[j]}" = --groups ]; then
+      if [ "${words[j]}" = "$flag" ]; then
         j=$((j + 2))
         continue
       fi
@@ -376,7 +418,7 @@ for run in "${runs[@]}"; do
       j=$((j + 1))
     done
     words=("${kept[@]}")
-  fi
+  done
   key=$(printf '%s\x1f' "${words[@]}")
   [ -z "${seen_run[$key]:-}" ] || continue
   seen_run[$key]=1
@@ -384,17 +426,19 @@ for run in "${runs[@]}"; do
 done
 runs=("${unique[@]}")
 
-# Which of the flags outside the variant (norm, groups, l1) vary across the runs.
+# Which of the flags outside the variant name vary across the runs that have them.
 declare -A varies=()
 for i in "${!flags[@]}"; do
   flag=${flags[i]}
-  case $flag in --norm | --groups | --l1) continue ;; esac
+  case $flag in --dataset | --norm | --groups | --l1 | --scheduler) continue ;; esac
   [ "${valued[i]}" -eq 1 ] || continue
   first=
   for run in "${runs[@]}"; do
     IFS=$sep read -ra words <<<"$run"
     value=$(flag_value "$flag" "${words[@]}")
-    if [ -z "$first" ]; then
+    if [ -z "$value" ]; then
+      continue
+    elif [ -z "$first" ]; then
       first=$value
     elif [ "$value" != "$first" ]; then
       varies[$flag]=1
@@ -407,12 +451,15 @@ safe() {
   printf '%s' "$1" | sed -E 's/[^A-Za-z0-9.+-]/-/g'
 }
 
-# run_name WORDS...: the folder name of a run.
+# run_name WORDS...: the folder name of a run: normtrain's variant name
+# ([DATASET-]NORM[-GROUPS][-l1-L1][-SCHEDULER]), then _FLAG-VALUE for each varying flag.
 run_name() {
-  local norm groups l1 name flag
+  local dataset norm groups l1 scheduler name flag value
   norm=$(flag_value --norm "$@")
   norm=${norm:-bn}
   name=$norm
+  dataset=$(flag_value --dataset "$@")
+  if [ -n "$dataset" ] && [ "$dataset" != mnist ]; then name="$(safe "$dataset")-$name"; fi
   if [ "$norm" = gn ]; then
     groups=$(flag_value --groups "$@")
     name+="-$(safe "${groups:-8}")"
@@ -421,9 +468,12 @@ run_name() {
   if [ -n "$l1" ] && awk -v v="$l1" 'BEGIN { exit !(v + 0 > 0) }'; then
     name+="-l1-$(safe "$l1")"
   fi
+  scheduler=$(flag_value --scheduler "$@")
+  if [ -n "$scheduler" ] && [ "$scheduler" != none ]; then name+="-$scheduler"; fi
   for flag in "${flags[@]}"; do
     [ -n "${varies[$flag]:-}" ] || continue
-    name+="_${flag#--}-$(safe "$(flag_value "$flag" "$@")")"
+    value=$(flag_value "$flag" "$@")
+    [ -z "$value" ] || name+="_${flag#--}-$(safe "$value")"
   done
   printf '%s' "$name"
 }
@@ -434,7 +484,9 @@ for run in "${runs[@]}"; do
   IFS=$sep read -ra words <<<"$run"
   name=$(run_name "${words[@]}")
   if [ -n "${name_of[$name]:-}" ]; then
-    die_usage "grid: two different runs would share the folder '$name' ($(quoted ${name_of[$name]//$sep/ }) and $(quoted ${run//$sep/ })); make their values differ in more than punctuation"
+    first=${name_of[$name]//$sep/ }
+    second=${run//$sep/ }
+    die_usage "grid: two different runs would share the folder '$name' (${first% } and ${second% }); give values that name different folders"
   fi
   name_of[$name]=$run
   names+=("$name")
@@ -470,10 +522,8 @@ todo=()
 skipped=()
 declare -A state_of=()
 for k in "${!runs[@]}"; do
-  want=
   run_words "$k"
-  want=$(flag_value --epochs "${words[@]}")
-  state=$(run_state "$out/${names[k]}" "$want")
+  state=$(run_state "$out/${names[k]}" "${words[@]}")
   state_of[$k]=$state
   if [ "$state" = complete ]; then skipped+=("$k"); else todo+=("$k"); fi
 done
@@ -519,11 +569,13 @@ if [ "$slurm" -eq 1 ]; then
     echo "set -euo pipefail"
     echo "cd $(printf '%q' "$PWD")"
     echo "commands=$(printf '%q' "$out_abs/sweep.commands")"
-    echo 'task=${SLURM_ARRAY_TASK_ID:?run this script with sbatch: it is a job array}'
-    echo 'line=$(sed -n "$((task + 1))p" "$commands")'
-    echo '[ -n "$line" ] || { echo "no line $((task + 1)) in $commands" >&2; exit 1; }'
-    echo 'echo "task $task on $(hostname): $line"'
-    echo 'eval "$line"'
+    cat <<'EOF'
+task=${SLURM_ARRAY_TASK_ID:?run this script with sbatch: it is a job array}
+line=$(sed -n "$((task + 1))p" "$commands")
+[ -n "$line" ] || { echo "no line $((task + 1)) in $commands" >&2; exit 1; }
+echo "task $task on $(hostname): $line"
+eval "$line"
+EOF
   )
   if [ "$dry_run" -eq 1 ]; then
     printf '%s\n' "$script"
@@ -550,6 +602,7 @@ fi
 if [ "$dry_run" -eq 1 ]; then
   starts=0
   resumes=0
+  fails=0
   for k in "${!runs[@]}"; do
     state=${state_of[$k]}
     if [ "$state" = complete ]; then
@@ -557,6 +610,11 @@ if [ "$dry_run" -eq 1 ]; then
       continue
     fi
     run_words "$k"
+    if [ "$state" = short ]; then
+      echo "fail   ${names[k]}: $(short_reason "$out/${names[k]}" "${words[@]}")"
+      fails=$((fails + 1))
+      continue
+    fi
     mapfile -t cmd < <(run_command "$out/${names[k]}" "$state" "$binary" "${words[@]}")
     if [ "$state" = fresh ]; then
       echo "run    ${names[k]}: $(quoted "${cmd[@]}")"
@@ -566,7 +624,9 @@ if [ "$dry_run" -eq 1 ]; then
       resumes=$((resumes + 1))
     fi
   done
-  echo "sweep (dry run): ${#runs[@]} runs: $starts to run, $resumes to resume, ${#skipped[@]} skipped as complete"
+  line="sweep (dry run): ${#runs[@]} runs: $starts to run, $resumes to resume, ${#skipped[@]} skipped as complete"
+  [ "$fails" -eq 0 ] || line+=", $fails that would fail"
+  echo "$line"
   exit 0
 fi
 
@@ -582,6 +642,7 @@ echo "sweep: ${#runs[@]} runs in $out: ${#todo[@]} to do, ${#skipped[@]} skipped
 interrupted=0
 # on_signal SIGNAL: start no more runs and pass SIGNAL to the running normtrains (a second
 # Ctrl-C stops them at once, as it does normtrain).
+# shellcheck disable=SC2317  # called from the traps below
 on_signal() {
   interrupted=1
   : >"$state_dir/stop"
@@ -597,6 +658,7 @@ if [ ${#todo[@]} -gt 0 ]; then
   # xargs in its own process group (job control), so that a Ctrl-C in the terminal reaches only
   # this script, which passes it on exactly once. Each line number selects a quoted command line.
   set -m
+  # shellcheck disable=SC2016  # $0 and $1 are bash -c's arguments
   seq 1 ${#todo[@]} | SWEEP_STATE=$state_dir xargs -n 1 -P "${jobs:-1}" \
     bash -c 'eval "$(sed -n "${1}p" "$0")"' "$state_dir/commands" &
   xargs_pid=$!
@@ -610,22 +672,27 @@ fi
 completed_now=0
 not_started=0
 failed=()
+stopped=()
 for k in "${todo[@]}"; do
   dir=$out/${names[k]}
   run_words "$k"
-  if [ "$(run_state "$dir" "$(flag_value --epochs "${words[@]}")")" = complete ]; then
+  if [ "$(run_state "$dir" "${words[@]}")" = complete ]; then
     completed_now=$((completed_now + 1))
   elif [ ! -e "$state_dir/started/${names[k]}" ]; then
     not_started=$((not_started + 1))
+  elif [ "$interrupted" -eq 1 ] && [ "$(json_top "$dir/run.json" status)" = interrupted ]; then
+    stopped+=("$dir")
   else
     failed+=("$dir")
   fi
 done
 
 line="sweep: $completed_now completed now, ${#skipped[@]} skipped as complete, ${#failed[@]} failed"
+[ ${#stopped[@]} -eq 0 ] || line+=", ${#stopped[@]} stopped"
 [ "$not_started" -eq 0 ] || line+=", $not_started not started"
 echo "$line"
 for dir in "${failed[@]}"; do echo "  failed: $dir (log: $dir/normtrain.log)"; done
+for dir in "${stopped[@]}"; do echo "  stopped: $dir (log: $dir/normtrain.log)"; done
 
 if [ -f "$script_dir/report.sh" ]; then
   folders=()
@@ -634,7 +701,7 @@ if [ -f "$script_dir/report.sh" ]; then
   done
   if [ ${#folders[@]} -gt 0 ]; then
     echo
-    echo "scripts/report.sh --aggregate over the ${#folders[@]} run folders:"
+    echo "scripts/report.sh --aggregate (${#folders[@]} run folders):"
     bash "$script_dir/report.sh" --aggregate "${folders[@]}" || echo "sweep: report.sh failed (see above)"
   fi
 fi

@@ -40,12 +40,13 @@ Batch EpochBatches::operator[](std::int64_t index) const {
   const torch::Tensor images = to_unit_range(data_.images.index_select(0, picked));
   // Rotation fills with 0 (black) before normalization, as the recipe asks.
   const torch::Tensor rotated = rotate_batch(images, angles_.slice(0, start, end));
-  return {normalize(rotated), data_.labels.index_select(0, picked)};
+  return {normalize(rotated, data_.mean, data_.std), data_.labels.index_select(0, picked)};
 }
 
 Batch plain_batch(const TensorDataset& data, std::int64_t start, std::int64_t count) {
   const torch::Tensor images = data.images.slice(0, start, start + count);
-  return {normalize(to_unit_range(images)), data.labels.slice(0, start, start + count)};
+  return {normalize(to_unit_range(images), data.mean, data.std),
+          data.labels.slice(0, start, start + count)};
 }
 
 }  // namespace normtrain

@@ -14,11 +14,13 @@ namespace normtrain {
 namespace {
 
 // Flags that define what a run computes; a resumed run keeps its saved values.
-constexpr const char* kFixedOnResume[] = {
-    "--norm",     "--groups",      "--l1",        "--batch-size",  "--lr",
-    "--momentum", "--dropout",     "--seed",      "--limit-train", "--limit-test",
-    "--out",      "--verify-data", "--kernels",   "--scheduler",   "--step-size",
-    "--gamma",    "--max-lr",      "--pct-start", "--div-factor",  "--final-div-factor"};
+constexpr const char* kFixedOnResume[] = {"--norm",       "--groups",     "--l1",
+                                          "--batch-size", "--lr",         "--momentum",
+                                          "--dropout",    "--seed",       "--limit-train",
+                                          "--limit-test", "--out",        "--verify-data",
+                                          "--kernels",    "--dataset",    "--scheduler",
+                                          "--step-size",  "--gamma",      "--max-lr",
+                                          "--pct-start",  "--div-factor", "--final-div-factor"};
 
 template <typename T>
 std::optional<T> given(const CLI::App& app, const std::string& flag, const T& value) {
@@ -86,8 +88,13 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
       ->capture_default_str();
   app.add_option("--threads", config.threads, "CPU threads; 0 uses every core")
       ->capture_default_str();
-  app.add_option("--data-dir", config.data_dir, "Folder with the four MNIST IDX files (raw or .gz)")
+  std::string dataset_flag = dataset_info(config.dataset).flag;
+  app.add_option("--dataset", dataset_flag, "mnist or fashion-mnist")
+      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
       ->capture_default_str();
+  app.add_option("--data-dir", config.data_dir,
+                 "Folder with the four IDX files (raw or .gz) [default: data/mnist; for "
+                 "fashion-mnist /usr/share/datasets/fashion-mnist when installed]");
   app.add_option("--mirror", config.mirror,
                  "Base URL to download missing MNIST files from (http, https or file://); "
                  "also NORMTRAIN_MNIST_MIRROR");
@@ -118,6 +125,8 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   }
 
   config.norm = *norm_from_flag(norm_flag);
+  config.dataset = *dataset_from_flag(dataset_flag);
+  if (app.count("--data-dir") == 0) config.data_dir = default_data_dir(config.dataset);
   config.download = app.count("--no-download") == 0;
   config.fused_kernels = kernels == "fused";
 

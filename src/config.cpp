@@ -121,6 +121,7 @@ TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request
 
 std::string variant_slug(const TrainConfig& config) {
   std::string slug = to_flag(config.norm);
+  if (config.dataset != DatasetKind::kMnist) slug = dataset_info(config.dataset).flag + "-" + slug;
   if (config.norm == NormKind::kGroup) slug += fmt::format("-{}", config.groups);
   if (config.l1 > 0.0) slug += fmt::format("-l1-{}", config.l1);
   if (config.schedule.kind != SchedulerKind::kNone) slug += "-" + to_flag(config.schedule.kind);

@@ -29,6 +29,7 @@ std::string config_to_json_text(const TrainConfig& c) {
       {"kernels", c.fused_kernels ? "fused" : "stock"},
       {"device", c.device},
       {"threads", c.threads},
+      {"dataset", dataset_info(c.dataset).flag},
       {"data_dir", c.data_dir},
       {"limit_train", c.limit_train},
       {"limit_test", c.limit_test},
@@ -71,6 +72,11 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.fused_kernels = json.value("kernels", std::string("fused")) == "fused";
     c.device = json.value("device", c.device);
     c.threads = json.value("threads", c.threads);
+    const auto dataset = dataset_from_flag(json.value("dataset", std::string("mnist")));
+    if (!dataset) {
+      throw RuntimeError(fmt::format("{}: unknown dataset in the saved configuration", source));
+    }
+    c.dataset = *dataset;
     c.data_dir = json.value("data_dir", c.data_dir);
     c.limit_train = json.value("limit_train", c.limit_train);
     c.limit_test = json.value("limit_test", c.limit_test);

@@ -12,13 +12,15 @@ ConfusionMatrix confusion_matrix(const std::vector<std::uint8_t>& actual,
   return matrix;
 }
 
-std::string confusion_csv(const ConfusionMatrix& matrix) {
+std::string confusion_csv(const ConfusionMatrix& matrix,
+                          const std::vector<std::string>& class_names) {
   std::string csv = "actual/predicted";
-  for (int predicted = 0; predicted < kNumClasses; ++predicted)
-    csv += fmt::format(",{}", predicted);
+  for (int predicted = 0; predicted < kNumClasses; ++predicted) {
+    csv += "," + class_names.at(predicted);
+  }
   csv += "\n";
   for (int actual = 0; actual < kNumClasses; ++actual) {
-    csv += fmt::format("{},{}\n", actual, fmt::join(matrix[actual], ","));
+    csv += fmt::format("{},{}\n", class_names.at(actual), fmt::join(matrix[actual], ","));
   }
   return csv;
 }

@@ -10,9 +10,10 @@
 namespace normtrain {
 
 void write_evaluation_report(const std::filesystem::path& out_dir, const MnistSplit& test,
-                             const TestPredictions& predictions, int misclassified_count) {
+                             const TestPredictions& predictions, int misclassified_count,
+                             const std::vector<std::string>& class_names) {
   const ConfusionMatrix matrix = confusion_matrix(test.labels, predictions.predicted);
-  write_file_atomically(out_dir / "confusion.csv", confusion_csv(matrix));
+  write_file_atomically(out_dir / "confusion.csv", confusion_csv(matrix, class_names));
   if (misclassified_count <= 0) return;
 
   const std::vector<Misclassified> examples = first_misclassified(
@@ -23,7 +24,7 @@ void write_evaluation_report(const std::filesystem::path& out_dir, const MnistSp
   }
   write_file_atomically(out_dir / "misclassified.csv", misclassified_csv(examples));
   write_png((out_dir / "misclassified.png").string(),
-            misclassified_grid(test, examples, total_errors));
+            misclassified_grid(test, examples, total_errors, class_names));
 }
 
 }  // namespace normtrain

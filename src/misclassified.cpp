@@ -62,7 +62,8 @@ GridLayout misclassified_grid_layout(int count) {
 }
 
 RasterImage misclassified_grid(const MnistSplit& test, const std::vector<Misclassified>& examples,
-                               std::int64_t total_errors) {
+                               std::int64_t total_errors,
+                               const std::vector<std::string>& class_names) {
   const int count = static_cast<int>(examples.size());
   const GridLayout layout = misclassified_grid_layout(count);
   RasterImage image(layout.width, layout.height, kBackground);
@@ -80,10 +81,16 @@ RasterImage misclassified_grid(const MnistSplit& test, const std::vector<Misclas
         test.images.data() + static_cast<std::size_t>(example.index) * kImageSide * kImageSide;
     image.draw_gray(left, top, pixels, kImageSide, kDigitScale);
     const int caption_top = top + digit_side + kPadding;
-    image.draw_text(left, caption_top, fmt::format("true {}", example.actual), kTextScale,
-                    kTextColor);
-    image.draw_text(left, caption_top + caption_line_height(),
-                    fmt::format("pred {}", example.predicted), kTextScale, kWrongColor);
+    const std::string actual = "true " + class_names.at(example.actual);
+    const std::string predicted = "pred " + class_names.at(example.predicted);
+    // Long class names (Fashion-MNIST's "Ankle boot") drop to the small font to fit the tile.
+    const int width_available = layout.tile_width - kPadding;
+    const auto scale_for = [&](const std::string& text) {
+      return RasterImage::text_width(text, kTextScale) <= width_available ? kTextScale : 1;
+    };
+    image.draw_text(left, caption_top, actual, scale_for(actual), kTextColor);
+    image.draw_text(left, caption_top + caption_line_height(), predicted, scale_for(predicted),
+                    kWrongColor);
   }
   return image;
 }

@@ -398,27 +398,18 @@ void fetch_file(const std::filesystem::path& dir, const MnistFileInfo& info,
 }  // namespace
 
 const std::vector<MnistFileInfo>& official_mnist_files() {
-  static const std::vector<MnistFileInfo> files = {
-      {images_file_name(Split::kTrain), 47040016,
-       "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"},
-      {labels_file_name(Split::kTrain), 60008,
-       "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"},
-      {images_file_name(Split::kTest), 7840016,
-       "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"},
-      {labels_file_name(Split::kTest), 10008,
-       "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
-  };
-  return files;
+  return dataset_info(DatasetKind::kMnist).files;
 }
 
 std::vector<std::string> default_mnist_mirrors() {
-  return {"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"};
+  return dataset_info(DatasetKind::kMnist).mirrors;
 }
 
-std::vector<std::string> resolve_mirrors(const std::string& flag_value, const char* env_value) {
+std::vector<std::string> resolve_mirrors(const std::string& flag_value, const char* env_value,
+                                         const std::vector<std::string>& defaults) {
   if (!flag_value.empty()) return {checked_mirror(flag_value, kMirrorFlag)};
   if (env_value != nullptr && *env_value != '\0') return {checked_mirror(env_value, kMirrorEnv)};
-  return default_mnist_mirrors();
+  return defaults;
 }
 
 std::string mirror_file_url(const std::string& mirror, const std::string& file_name) {
@@ -429,7 +420,7 @@ std::string mirror_file_url(const std::string& mirror, const std::string& file_n
 std::vector<std::string> ensure_mnist_files(const std::filesystem::path& dir,
                                             const DownloadOptions& options) {
   std::vector<const MnistFileInfo*> missing;
-  for (const MnistFileInfo& info : official_mnist_files()) {
+  for (const MnistFileInfo& info : options.files) {
     if (!present_file(dir, info.name)) missing.push_back(&info);
   }
   if (missing.empty()) return {};
@@ -461,9 +452,10 @@ const char* file_check_name(FileCheck check) {
   return "unknown";
 }
 
-std::vector<VerifyResult> verify_mnist_files(const std::filesystem::path& dir) {
+std::vector<VerifyResult> verify_mnist_files(const std::filesystem::path& dir,
+                                             const std::vector<MnistFileInfo>& files) {
   std::vector<VerifyResult> results;
-  for (const MnistFileInfo& info : official_mnist_files()) {
+  for (const MnistFileInfo& info : files) {
     VerifyResult result;
     result.name = info.name;
     const std::optional<std::filesystem::path> path = present_file(dir, info.name);

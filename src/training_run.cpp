@@ -69,11 +69,12 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   const MnistSplit train_split =
       load_mnist_split(config.data_dir, Split::kTrain, config.limit_train);
   const MnistSplit test_split = load_mnist_split(config.data_dir, Split::kTest, config.limit_test);
-  const TensorDataset train_data = to_tensor_dataset(train_split, device);
-  const TensorDataset test_data = to_tensor_dataset(test_split, device);
-  spdlog::info("{}: {} training and {} test images from {} on {} ({} thread{})",
-               variant_label(config), train_data.size(), test_data.size(), config.data_dir,
-               device.str(), threads, threads == 1 ? "" : "s");
+  const DatasetInfo& dataset = dataset_info(config.dataset);
+  const TensorDataset train_data = to_tensor_dataset(train_split, device, dataset);
+  const TensorDataset test_data = to_tensor_dataset(test_split, device, dataset);
+  spdlog::info("{}: {} {} training and {} test images from {} on {} ({} thread{})",
+               variant_label(config), train_data.size(), dataset.title, test_data.size(),
+               config.data_dir, device.str(), threads, threads == 1 ? "" : "s");
 
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
@@ -141,8 +142,8 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   }
 
   save_model(model, out_dir / "model.pt");
-  write_evaluation_report(out_dir, test_split, to_test_predictions(last.test),
-                          config.misclassified);
+  write_evaluation_report(out_dir, test_split, to_test_predictions(last.test), config.misclassified,
+                          dataset.class_names);
   recorder.finish("completed");
   const RunRecord& done = recorder.record();
   spdlog::info("best test accuracy {:.2f}% (epoch {}), final {:.2f}%; files in {}",

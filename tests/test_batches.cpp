@@ -9,7 +9,8 @@ namespace normtrain {
 namespace {
 
 TensorDataset tiny_test_set() {
-  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU);
+  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
+                           dataset_info(DatasetKind::kMnist));
 }
 
 TEST(EpochBatches, SameSeedAndEpochReplayExactly) {
@@ -60,7 +61,8 @@ TEST(EpochBatches, BatchesPairImagesWithTheirLabels) {
 TEST(PlainBatch, IsNormalizedAndUnrotated) {
   const TensorDataset data = tiny_test_set();
   const Batch batch = plain_batch(data, 10, 5);
-  const torch::Tensor expected = normalize(to_unit_range(data.images.slice(0, 10, 15)));
+  const torch::Tensor expected =
+      normalize(to_unit_range(data.images.slice(0, 10, 15)), data.mean, data.std);
   EXPECT_TRUE(torch::equal(batch.inputs, expected));
   EXPECT_TRUE(torch::equal(batch.targets, data.labels.slice(0, 10, 15)));
 }

@@ -87,6 +87,14 @@ TEST(Cli, SchedulerFlags) {
             std::string::npos);
 }
 
+TEST(Cli, DatasetPicksItsDefaultDataDir) {
+  const auto fashion = parse({"--dataset", "fashion-mnist"});
+  EXPECT_EQ(fashion->dataset, DatasetKind::kFashionMnist);
+  EXPECT_EQ(fashion->data_dir, default_data_dir(DatasetKind::kFashionMnist));
+  EXPECT_EQ(parse({"--dataset", "fashion-mnist", "--data-dir", "x"})->data_dir, "x");
+  usage_error_of({"--dataset", "cifar10"});
+}
+
 TEST(Cli, InstanceAndNoNorm) {
   EXPECT_EQ(parse({"--norm", "in"})->norm, NormKind::kInstance);
   EXPECT_EQ(parse({"--norm", "none"})->norm, NormKind::kNone);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "normtrain/dataset_info.hpp"
+
 namespace normtrain {
 namespace {
 
@@ -25,8 +27,18 @@ TEST(ConfusionMatrix, CountsSumToTheTestSizeAndDiagonalIsCorrect) {
   EXPECT_EQ(matrix[9][9], 2);
 }
 
+TEST(ConfusionMatrix, FashionMnistRowsAndColumnsAreNamed) {
+  const std::string csv = confusion_csv(confusion_matrix({9}, {9}),
+                                        dataset_info(DatasetKind::kFashionMnist).class_names);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "actual/predicted,T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,"
+            "Ankle boot");
+  EXPECT_NE(csv.find("\nAnkle boot,0,0,0,0,0,0,0,0,0,1\n"), std::string::npos) << csv;
+}
+
 TEST(ConfusionMatrix, CsvHasHeaderAndLabelColumn) {
-  const std::string csv = confusion_csv(confusion_matrix({2, 2, 0}, {2, 1, 0}));
+  const std::string csv = confusion_csv(confusion_matrix({2, 2, 0}, {2, 1, 0}),
+                                        dataset_info(DatasetKind::kMnist).class_names);
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "actual/predicted,0,1,2,3,4,5,6,7,8,9");
   EXPECT_NE(csv.find("\n0,1,0,0,0,0,0,0,0,0,0\n"), std::string::npos) << csv;
   EXPECT_NE(csv.find("\n2,0,1,1,0,0,0,0,0,0,0\n"), std::string::npos) << csv;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stb_image.h>
 
+#include "normtrain/dataset_info.hpp"
 #include "normtrain/evaluation_report.hpp"
 #include "test_support.hpp"
 
@@ -61,7 +62,8 @@ TEST(Misclassified, KnownImagesGiveKnownPixelsInThePng) {
     predictions.predicted.push_back(static_cast<std::uint8_t>(i % 3 == 0 ? (i + 1) % 10 : i % 10));
     predictions.confidence.push_back(0.5f);
   }
-  write_evaluation_report(dir.path(), test, predictions, 3);
+  write_evaluation_report(dir.path(), test, predictions, 3,
+                          dataset_info(DatasetKind::kMnist).class_names);
 
   int width = 0;
   int height = 0;
@@ -92,7 +94,8 @@ TEST(Misclassified, KnownImagesGiveKnownPixelsInThePng) {
 TEST(Misclassified, ZeroErrorsStillGiveAPicture) {
   testing::TempDir dir;
   const MnistSplit test = synthetic_test_set(3);
-  write_evaluation_report(dir.path(), test, {{0, 1, 2}, {1.f, 1.f, 1.f}}, 10);
+  write_evaluation_report(dir.path(), test, {{0, 1, 2}, {1.f, 1.f, 1.f}}, 10,
+                          dataset_info(DatasetKind::kMnist).class_names);
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "misclassified.png"));
   EXPECT_EQ(testing::read_text(dir.path() / "misclassified.csv"),
             "index,actual,predicted,confidence\n");

@@ -37,9 +37,11 @@ TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
   // A larger step than the recipe's, so that a few dozen steps are enough to see learning.
   config.lr = 0.05;
   const TensorDataset train =
-      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTrain), torch::kCPU);
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTrain), torch::kCPU,
+                        dataset_info(DatasetKind::kMnist));
   const TensorDataset test =
-      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU);
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
+                        dataset_info(DatasetKind::kMnist));
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
   Trainer trainer(model, config);
@@ -68,7 +70,8 @@ INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
 
 TEST(Evaluate, CountsMatchPredictions) {
   const TensorDataset test =
-      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU);
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
+                        dataset_info(DatasetKind::kMnist));
   torch::manual_seed(1);
   NormNet model(ModelOptions{NormKind::kLayer, 8, 0.0});
   const EvalResult result = evaluate(model, test, 128);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "normtrain/dataset_info.hpp"
 #include "normtrain/lr_schedule.hpp"
 
 namespace normtrain {
@@ -45,7 +46,9 @@ struct TrainConfig {
   std::string device = "auto";
   // Intra-op threads; 0 means every core.
   int threads = 0;
-  // Folder holding the four MNIST IDX files, raw or gzip.
+  // Which data set; Fashion-MNIST has MNIST's format and shapes.
+  DatasetKind dataset = DatasetKind::kMnist;
+  // Folder holding the four IDX files, raw or gzip.
   std::string data_dir = "data/mnist";
   // Download missing MNIST files; where from (empty: NORMTRAIN_MNIST_MIRROR or the defaults).
   bool download = true;

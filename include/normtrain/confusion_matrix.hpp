@@ -15,7 +15,9 @@ using ConfusionMatrix = std::array<std::array<std::int64_t, kNumClasses>, kNumCl
 ConfusionMatrix confusion_matrix(const std::vector<std::uint8_t>& actual,
                                  const std::vector<std::uint8_t>& predicted);
 
-// A header row "actual/predicted,0,...,9", then one row per actual class led by its label.
-std::string confusion_csv(const ConfusionMatrix& matrix);
+// A header row "actual/predicted" and the class names (0 to 9 for MNIST), then one row per
+// actual class led by its name.
+std::string confusion_csv(const ConfusionMatrix& matrix,
+                          const std::vector<std::string>& class_names);
 
 }  // namespace normtrain

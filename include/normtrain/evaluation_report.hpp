@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "normtrain/mnist.hpp"
@@ -16,7 +17,9 @@ struct TestPredictions {
 
 // Writes confusion.csv, misclassified.csv and misclassified.png (the first
 // `misclassified_count` errors; 0 writes neither misclassified file) into `out_dir`.
+// Class names label the confusion matrix and the grid's captions.
 void write_evaluation_report(const std::filesystem::path& out_dir, const MnistSplit& test,
-                             const TestPredictions& predictions, int misclassified_count);
+                             const TestPredictions& predictions, int misclassified_count,
+                             const std::vector<std::string>& class_names);
 
 }  // namespace normtrain

@@ -40,6 +40,7 @@ GridLayout misclassified_grid_layout(int count);
 
 // The examples as labelled tiles ("true 4" / "pred 9") under a title that counts the errors.
 RasterImage misclassified_grid(const MnistSplit& test, const std::vector<Misclassified>& examples,
-                               std::int64_t total_errors);
+                               std::int64_t total_errors,
+                               const std::vector<std::string>& class_names);
 
 }  // namespace normtrain

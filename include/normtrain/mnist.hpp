@@ -7,9 +7,6 @@
 
 namespace normtrain {
 
-// Per-pixel statistics of the MNIST training set after scaling to [0, 1].
-inline constexpr double kMnistMean = 0.1307;
-inline constexpr double kMnistStd = 0.3081;
 // The network is built for 28x28 single-channel images.
 inline constexpr int kImageSide = 28;
 inline constexpr int kNumClasses = 10;

@@ -6,16 +6,9 @@
 #include <string>
 #include <vector>
 
-namespace normtrain {
+#include "normtrain/dataset_info.hpp"
 
-// One of the four official MNIST files: its standard name (no .gz) and the size and SHA-256 of
-// its decompressed content. Checking the content rather than the archive lets both the official
-// .gz files and recompressed copies pass.
-struct MnistFileInfo {
-  std::string name;
-  std::uint64_t size = 0;
-  std::string sha256;
-};
+namespace normtrain {
 
 // The four files, training images and labels first, then test images and labels.
 const std::vector<MnistFileInfo>& official_mnist_files();
@@ -27,7 +20,9 @@ std::vector<std::string> default_mnist_mirrors();
 // (NORMTRAIN_MNIST_MIRROR) when set and not empty, else the defaults. A given mirror replaces
 // the list. Throws a usage Error naming the flag or variable when the value is not an http://,
 // https:// or file:// URL.
-std::vector<std::string> resolve_mirrors(const std::string& flag_value, const char* env_value);
+std::vector<std::string> resolve_mirrors(
+    const std::string& flag_value, const char* env_value,
+    const std::vector<std::string>& defaults = default_mnist_mirrors());
 
 // The URL of `file_name` on `mirror`, whether or not the mirror ends in '/'.
 std::string mirror_file_url(const std::string& mirror, const std::string& file_name);
@@ -35,6 +30,8 @@ std::string mirror_file_url(const std::string& mirror, const std::string& file_n
 struct DownloadOptions {
   // Tried in order for each file until one delivers it intact.
   std::vector<std::string> mirrors = default_mnist_mirrors();
+  // The files to fetch and their checksums (another data set in MNIST's format may be given).
+  std::vector<MnistFileInfo> files = official_mnist_files();
   // Draws a ProgressBar on stderr while downloading; set it only when stderr is a terminal.
   bool show_progress = false;
   // Called as bytes arrive with the file name (e.g. "train-images-idx3-ubyte.gz"), the bytes
@@ -69,6 +66,8 @@ struct VerifyResult {
 // For --verify-data: checks each of the four files present in `dir` against the official
 // checksums, in the order of official_mnist_files(). Never throws for a bad or missing file;
 // that is what the result reports.
-std::vector<VerifyResult> verify_mnist_files(const std::filesystem::path& dir);
+std::vector<VerifyResult> verify_mnist_files(
+    const std::filesystem::path& dir,
+    const std::vector<MnistFileInfo>& files = official_mnist_files());
 
 }  // namespace normtrain

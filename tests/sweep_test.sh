@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# scripts/sweep.sh on the committed tiny data set: the grid expands to the expected run folders,
+# a local sweep completes its runs and a second one skips them, stopped or shorter runs are
+# resumed rather than restarted, Ctrl-C stops a sweep, the Slurm job script is valid and
+# submitted, and bad arguments give the promised exit codes. Every run is 256 training images.
+# Usage: sweep_test.sh REPO_ROOT NORMTRAIN_BINARY
+set -u
+src=$1
+bin=$2
+sweep_sh=$src/scripts/sweep.sh
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+base="$work/with space"  # run folders whose paths have a space
+mkdir -p "$base"
+failures=0
+tiny=(--data-dir "$src/data/mnist-tiny" --limit-train 256 --limit-test 100 --threads 1)
+
+fail() {
+  echo "FAIL: $1"
+  failures=$((failures + 1))
+  sed 's/^/    | /' "$work/out" "$work/err" 2>/dev/null
+}
+
+ok() {
+  echo "ok:   $1"
+}
+
+# sweep ARGS...: sweep.sh ARGS with stdout in $work/out, stderr in $work/err, exit status in
+# $status.
+sweep() {
+  status=0
+  bash "$sweep_sh" --binary "$bin" "$@" >"$work/out" 2>"$work/err" || status=$?
+}
+
+# summary_is LINE: the last sweep printed exactly this summary line.
+summary_is() {
+  grep -qxF -- "$1" "$work/out"
+}
+
+# epochs_in DIR: the number of epoch rows in DIR/metrics.csv.
+epochs_in() {
+  echo $(($(wc -l <"$1/metrics.csv") - 1))
+}
+
+completed() {
+  grep -q '"status": "completed"' "$1/run.json" 2>/dev/null
+}
+
+# ---- Expanding the grid ---------------------------------------------------------------------
+six=(--norm "bn,gn" --groups "2,8" --seed "1,2" "${tiny[@]}" --epochs 1)
+sweep --out "$base/dry" --dry-run -- "${six[@]}"
+names=$(awk '$1 == "run" { sub(/:$/, "", $2); print $2 }' "$work/out" | sort | tr '\n' ' ')
+want="bn_seed-1 bn_seed-2 gn-2_seed-1 gn-2_seed-2 gn-8_seed-1 gn-8_seed-2 "
+if [ "$status" -eq 0 ] && [ "$names" = "$want" ] && [ "$(grep -c '^run ' "$work/out")" -eq 6 ] &&
+  ! grep -q '^run  *bn.*--groups' "$work/out" && [ ! -e "$base/dry" ]; then
+  ok "--dry-run lists the 6 runs of bn,gn x groups 2,8 x 2 seeds and creates nothing"
+else
+  fail "--dry-run: exit $status, runs '$names', want '$want'"
+fi
+
+# The schedule flags go only to the runs of their schedule, and the schedule is in the name.
+sweep --out "$base/dry" --dry-run -- --norm "in,gn" --groups 4 --scheduler "none,step" --gamma "0.1,0.5" --seed 1
+names=$(awk '$1 == "run" { sub(/:$/, "", $2); print $2 }' "$work/out" | tr '\n' ' ')
+want="in in-step_gamma-0.1 in-step_gamma-0.5 gn-4 gn-4-step_gamma-0.1 gn-4-step_gamma-0.5 "
+if [ "$status" -eq 0 ] && [ "$names" = "$want" ] && ! grep -q 'scheduler none.*--gamma' "$work/out"; then
+  ok "--gamma goes only to --scheduler step runs"
+else
+  fail "--dry-run with schedules: exit $status, runs '$names', want '$want'"
+fi
+
+# ---- Slurm ----------------------------------------------------------------------------------
+sweep --out "$base/slurm" --slurm --dry-run -- "${six[@]}"
+cp "$work/out" "$work/dry.sbatch"
+if [ "$status" -eq 0 ] && grep -qx '#SBATCH --array=0-5' "$work/dry.sbatch" &&
+  grep -qx '#SBATCH --cpus-per-task=1' "$work/dry.sbatch" &&
+  grep -qxF "#SBATCH --output=\"$base/slurm/slurm-%A_%a.log\"" "$work/dry.sbatch" &&
+  [ "$(grep -c -- '--run-one' "$work/err")" -eq 6 ] && bash -n "$work/dry.sbatch" && [ ! -e "$base/slurm" ]; then
+  ok "--slurm --dry-run prints a valid job array script of 6 tasks and writes nothing"
+else
+  fail "--slurm --dry-run: exit $status"
+fi
+
+# A PATH without sbatch, whatever this machine has.
+no_sbatch_path=
+IFS=: read -ra path_dirs <<<"$PATH"
+for dir in "${path_dirs[@]}"; do
+  [ -x "$dir/sbatch" ] || no_sbatch_path+=${no_sbatch_path:+:}$dir
+done
+PATH=$no_sbatch_path sweep --out "$base/slurm" --slurm --jobs 2 -- "${six[@]}"
+if [ "$status" -eq 1 ] && grep -q 'sbatch not found' "$work/err" &&
+  grep -qx '#SBATCH --array=0-5%2' "$base/slurm/sweep.sbatch" &&
+  [ "$(wc -l <"$base/slurm/sweep.commands")" -eq 6 ] && bash -n "$base/slurm/sweep.sbatch"; then
+  ok "--slurm without sbatch writes the job script, then fails with exit 1 and says why"
+else
+  fail "--slurm without sbatch: exit $status (want 1)"
+fi
+
+# A stand-in sbatch that records what it was given, then array task 5 run by hand.
+mkdir "$work/fakebin"
+cat >"$work/fakebin/sbatch" <<'EOF'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >"$(dirname "$0")/sbatch.args"
+echo "4242;cluster"
+EOF
+chmod +x "$work/fakebin/sbatch"
+PATH=$work/fakebin:$PATH sweep --out "$base/slurm" --slurm -- "${six[@]}"
+if [ "$status" -eq 0 ] && grep -q 'submitted job array 4242 (6 tasks)' "$work/out" &&
+  [ "$(tail -n 1 "$work/fakebin/sbatch.args")" = "$base/slurm/sweep.sbatch" ]; then
+  ok "--slurm submits sweep.sbatch with sbatch"
+else
+  fail "--slurm with sbatch: exit $status"
+fi
+status=0
+SLURM_ARRAY_TASK_ID=5 bash "$base/slurm/sweep.sbatch" >"$work/out" 2>"$work/err" || status=$?
+if [ "$status" -eq 0 ] && completed "$base/slurm/gn-8_seed-2" && [ -s "$base/slurm/gn-8_seed-2/normtrain.log" ]; then
+  ok "array task 5 runs gn-8_seed-2"
+else
+  fail "array task 5: exit $status"
+fi
+sweep --out "$base/slurm" --slurm --dry-run -- "${six[@]}"
+if [ "$status" -eq 0 ] && grep -qx '#SBATCH --array=0-4' "$work/out" && grep -q '^skip gn-8_seed-2' "$work/err"; then
+  ok "--slurm leaves complete runs out of the array"
+else
+  fail "--slurm after one complete run: exit $status"
+fi
+
+# ---- A local sweep, then the same again -----------------------------------------------------
+two=(--norm "ln,gn" --groups 4 --seed 1 "${tiny[@]}")
+sweep --out "$base/local" --jobs 2 -- "${two[@]}" --epochs 1
+if [ "$status" -eq 0 ] && completed "$base/local/ln" && completed "$base/local/gn-4" &&
+  [ "$(ls "$base/local")" = "$(printf 'gn-4\nln')" ] && [ -s "$base/local/ln/normtrain.log" ] &&
+  summary_is "sweep: 2 completed now, 0 skipped as complete, 0 failed" &&
+  grep -q '^| GN (4 groups) | 1 (1) |' "$work/out"; then
+  ok "a local sweep of ln,gn-4 on 2 jobs completes both and prints the aggregate table"
+else
+  fail "local sweep: exit $status"
+fi
+(cd "$base/local" && md5sum ./*/metrics.csv ./*/steps.csv) >"$work/sums"
+sweep --out "$base/local" --jobs 2 -- "${two[@]}" --epochs 1
+if [ "$status" -eq 0 ] && summary_is "sweep: 0 completed now, 2 skipped as complete, 0 failed" &&
+  (cd "$base/local" && md5sum --quiet -c "$work/sums"); then
+  ok "the same sweep again skips both and leaves their files alone"
+else
+  fail "second local sweep: exit $status"
+fi
+
+# ---- Resuming: a stopped run, and a finished one given more epochs --------------------------
+mkdir "$base/resume"
+cp -r "$base/local/ln" "$base/local/gn-4" "$base/resume/"
+sed -i 's/"status": "completed"/"status": "interrupted"/' "$base/resume/ln/run.json"
+first_ln=$(sed -n 2p "$base/resume/ln/metrics.csv")
+first_gn=$(sed -n 2p "$base/resume/gn-4/metrics.csv")
+sweep --out "$base/resume" --dry-run -- "${two[@]}" --epochs 2
+if [ "$status" -eq 0 ] && [ "$(grep -c '^resume .*--resume' "$work/out")" -eq 2 ]; then
+  ok "--dry-run shows both as resumed"
+else
+  fail "--dry-run of the runs to resume: exit $status"
+fi
+sweep --out "$base/resume" -- "${two[@]}" --epochs 2
+if [ "$status" -eq 0 ] && summary_is "sweep: 2 completed now, 0 skipped as complete, 0 failed" &&
+  completed "$base/resume/ln" && completed "$base/resume/gn-4" &&
+  [ "$(epochs_in "$base/resume/ln")" -eq 2 ] && [ "$(epochs_in "$base/resume/gn-4")" -eq 2 ] &&
+  [ "$(sed -n 2p "$base/resume/ln/metrics.csv")" = "$first_ln" ] &&
+  [ "$(sed -n 2p "$base/resume/gn-4/metrics.csv")" = "$first_gn" ] &&
+  grep -q '^# sweep .*(resume): .*--resume' "$base/resume/ln/normtrain.log" &&
+  grep -q '^# sweep .*(extend): .*--resume .*--epochs 2' "$base/resume/gn-4/normtrain.log"; then
+  ok "an interrupted run is resumed and a 1-epoch run extended to 2, epoch 1 kept as it was"
+else
+  fail "resume: exit $status"
+fi
+
+# A finished one-cycle run cannot be extended: its schedule depends on the total epochs.
+mkdir "$base/short"
+cp -r "$base/local/ln" "$base/short/ln-onecycle"
+sweep --out "$base/short" -- --norm ln --scheduler onecycle --seed 1 "${tiny[@]}" --epochs 2
+if [ "$status" -eq 1 ] && summary_is "sweep: 0 completed now, 0 skipped as complete, 1 failed" &&
+  grep -q 'one-cycle schedule depends on the total epochs' "$base/short/ln-onecycle/normtrain.log" &&
+  [ "$(epochs_in "$base/short/ln-onecycle")" -eq 1 ]; then
+  ok "a finished one-cycle run asked for more epochs fails with the reason and is left alone"
+else
+  fail "one-cycle extension: exit $status (want 1)"
+fi
+
+# ---- Ctrl-C ---------------------------------------------------------------------------------
+# Job control gives the background sweep a SIGINT it can catch, as in a terminal.
+stop=(--norm ln --seed "1,2" "${tiny[@]}" --epochs 12)
+set -m
+bash "$sweep_sh" --binary "$bin" --out "$base/stop" -- "${stop[@]}" >"$work/out" 2>"$work/err" &
+pid=$!
+set +m
+for _ in $(seq 1 1500); do
+  [ -f "$base/stop/ln_seed-1/metrics.csv" ] && [ "$(epochs_in "$base/stop/ln_seed-1")" -ge 1 ] && break
+  sleep 0.02
+done
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+if [ "$status" -eq 130 ] && grep -q '"status": "interrupted"' "$base/stop/ln_seed-1/run.json" &&
+  [ "$(epochs_in "$base/stop/ln_seed-1")" -lt 12 ] && [ ! -e "$base/stop/ln_seed-2" ] &&
+  summary_is "sweep: 0 completed now, 0 skipped as complete, 0 failed, 1 stopped, 1 not started"; then
+  ok "Ctrl-C stops the running run (exit 130) and starts no more"
+else
+  fail "Ctrl-C: exit $status (want 130)"
+fi
+sweep --out "$base/stop" -- "${stop[@]}"
+if [ "$status" -eq 0 ] && summary_is "sweep: 2 completed now, 0 skipped as complete, 0 failed" &&
+  [ "$(cut -d, -f1 "$base/stop/ln_seed-1/metrics.csv" | tail -n +2 | tr '\n' ' ')" = "$(seq 1 12 | tr '\n' ' ')" ] &&
+  grep -q '(resume)' "$base/stop/ln_seed-1/normtrain.log"; then
+  ok "the same sweep again resumes the stopped run and does the other"
+else
+  fail "sweep after Ctrl-C: exit $status"
+fi
+
+# ---- A failing run --------------------------------------------------------------------------
+sweep --out "$base/fail" -- --norm gn --groups 3 "${tiny[@]}" --epochs 1
+if [ "$status" -eq 1 ] && summary_is "sweep: 0 completed now, 0 skipped as complete, 1 failed" &&
+  grep -qxF "  failed: $base/fail/gn-3 (log: $base/fail/gn-3/normtrain.log)" "$work/out" &&
+  grep -q -- '--groups' "$base/fail/gn-3/normtrain.log"; then
+  ok "a failing run makes exit 1 and is listed with its log"
+else
+  fail "failing run: exit $status (want 1)"
+fi
+
+# ---- Usage ----------------------------------------------------------------------------------
+# usage_error MESSAGE_REGEX ARGS...: sweep.sh ARGS exits 2 and says MESSAGE_REGEX on stderr.
+usage_error() {
+  local pattern=$1
+  shift
+  sweep --out "$base/usage" "$@"
+  if [ "$status" -eq 2 ] && grep -Eq -- "$pattern" "$work/err" && [ ! -e "$base/usage" ]; then
+    ok "usage error: $*"
+  else
+    fail "sweep.sh $* -> exit $status (want 2 and /$pattern/)"
+  fi
+}
+usage_error "unknown option '--bogus'" --bogus -- --norm ln
+usage_error "normtrain flags go after '--'" --norm ln
+usage_error "no grid"
+usage_error "empty grid" --
+usage_error "--seed has an empty value" -- --norm ln --seed ''
+usage_error "--seed has an empty value" -- --norm ln --seed 1,,2
+usage_error "--seed needs a value" -- --norm ln --seed
+usage_error "--norm must be bn, ln, gn" -- --norm "ln,xn"
+usage_error "--out is set by the sweep" -- --norm ln --out x
+usage_error "--seed is given twice" -- --seed 1 --seed 2
+usage_error "would share the folder 'bn'" -- --norm bn --l1 "0,0.0"
+usage_error "--jobs must be a positive" --jobs 0 -- --norm ln
+usage_error "are for --slurm sweeps" --partition cpu -- --norm ln
+sweep --help
+if [ "$status" -eq 0 ] && grep -q '^Usage: scripts/sweep.sh' "$work/out"; then
+  ok "--help"
+else
+  fail "--help: exit $status"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures case(s) failed"
+  exit 1
+fi
+echo "sweep ok"
