@@ -54,14 +54,14 @@ torch::serialize::InputArchive open_archive(const std::filesystem::path& path,
 
 }  // namespace
 
-std::filesystem::path find_checkpoint(const std::filesystem::path& path) {
+std::filesystem::path find_checkpoint(const std::filesystem::path& path, const std::string& flag) {
   std::error_code ignored;
   const std::filesystem::path file =
       std::filesystem::is_directory(path, ignored) ? path / kCheckpointFileName : path;
   if (!std::filesystem::is_regular_file(file, ignored)) {
-    throw RuntimeError(fmt::format(
-        "--resume {}: no checkpoint at {}; give a run folder written by normtrain or its {}",
-        path.string(), file.string(), kCheckpointFileName));
+    throw RuntimeError(
+        fmt::format("{} {}: no checkpoint at {}; give a run folder written by normtrain or its {}",
+                    flag, path.string(), file.string(), kCheckpointFileName));
   }
   return file;
 }
@@ -99,6 +99,18 @@ CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
   }
   return {config_from_json_text(config.toStringRef(), path.string()),
           static_cast<int>(epoch.toInt())};
+}
+
+void restore_model(const std::filesystem::path& path, NormNet& model, const torch::Device& device) {
+  torch::serialize::InputArchive archive = open_archive(path, device);
+  torch::serialize::InputArchive model_archive;
+  try {
+    archive.read("model", model_archive);
+    model->load(model_archive);
+  } catch (const c10::Error& error) {
+    throw RuntimeError(fmt::format("{} does not fit this model: {}", path.string(),
+                                   error.what_without_backtrace()));
+  }
 }
 
 void restore_checkpoint(const std::filesystem::path& path, NormNet& model,

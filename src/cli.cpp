@@ -115,6 +115,50 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
                  "Continue the run saved in this folder (or checkpoint file) up to --epochs, "
                  "with its saved configuration");
 
+  // Subcommands that use a trained run; training itself needs none, so that every existing
+  // command line keeps working.
+  PredictRequest predict;
+  std::string polarity = to_flag(predict.polarity);
+  CLI::App* predict_command = app.add_subcommand(
+      "predict", "Classify your own images (PNG, JPEG, ...; any size) with a trained run's model");
+  predict_command->add_option("--checkpoint", predict.checkpoint, "Run folder or its checkpoint.pt")
+      ->required();
+  predict_command->add_option("images", predict.images, "Image files")->required();
+  predict_command
+      ->add_option("--colors", polarity,
+                   "auto (invert when the border is light), white-on-black (like MNIST) or "
+                   "black-on-white (ink on paper)")
+      ->check(CLI::IsMember({"auto", "white-on-black", "black-on-white"}))
+      ->capture_default_str();
+  predict_command->add_flag("--json", predict.json, "Print one JSON array instead of lines");
+  predict_command->add_option("--device", predict.device, "auto, cpu, cuda or cuda:N")
+      ->capture_default_str();
+  predict_command->add_option("--threads", predict.threads, "CPU threads; 0 uses every core");
+
+  EvalRequest eval;
+  std::string eval_data_dir;
+  std::int64_t eval_limit_test = 0;
+  CLI::App* eval_command =
+      app.add_subcommand("eval",
+                         "Test a trained run's model without training; writes confusion.csv and "
+                         "misclassified.png");
+  eval_command->add_option("--checkpoint", eval.checkpoint, "Run folder or its checkpoint.pt")
+      ->required();
+  eval_command->add_option("--data-dir", eval_data_dir, "Test data [default: the run's]");
+  eval_command->add_option("--limit-test", eval_limit_test,
+                           "Use the first N test images [default: the run's]");
+  eval_command->add_option("--out", eval.out_dir, "Where to write [default: the run's folder]");
+  eval_command->add_option("--misclassified", eval.misclassified, "Images in misclassified.png")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  eval_command->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N")
+      ->capture_default_str();
+  eval_command->add_option("--threads", eval.threads, "CPU threads; 0 uses every core");
+  eval_command->add_option("--mirror", eval.mirror, "Where to download missing test files from");
+  eval_command->add_flag("--no-download", "Never download missing test files");
+  eval_command->add_flag("--quiet", eval.quiet, "Print only the result, warnings and errors");
+  app.require_subcommand(0, 1);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) {
@@ -122,6 +166,37 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
     return std::nullopt;
   } catch (const CLI::ParseError& error) {
     throw UsageError(fmt::format("{}\nRun 'normtrain --help' for the options.", error.what()));
+  }
+
+  if (predict_command->parsed() || eval_command->parsed()) {
+    // Training options belong to training: refuse them rather than silently ignore them.
+    for (const CLI::Option* option : app.get_options()) {
+      if (option->count() > 0) {
+        throw UsageError(
+            fmt::format("{} is a training option; it cannot be given with the {} "
+                        "subcommand",
+                        option->get_name(), predict_command->parsed() ? "predict" : "eval"));
+      }
+    }
+    if (predict_command->parsed()) {
+      predict.polarity = polarity == "white-on-black"   ? Polarity::kWhiteOnBlack
+                         : polarity == "black-on-white" ? Polarity::kBlackOnWhite
+                                                        : Polarity::kAuto;
+      TrainConfig check;
+      check.device = predict.device;
+      check.threads = predict.threads;
+      validate(check);
+      return predict;
+    }
+    if (eval_command->count("--data-dir") > 0) eval.data_dir = eval_data_dir;
+    if (eval_command->count("--limit-test") > 0) eval.limit_test = eval_limit_test;
+    eval.download = eval_command->count("--no-download") == 0;
+    TrainConfig check;
+    check.device = eval.device;
+    check.threads = eval.threads;
+    check.limit_test = eval_limit_test;
+    validate(check);
+    return eval;
   }
 
   config.norm = *norm_from_flag(norm_flag);

@@ -1,5 +1,8 @@
 #include "normtrain/device.hpp"
 
+#include <algorithm>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "normtrain/error.hpp"
@@ -25,6 +28,14 @@ torch::Device resolve_device(const std::string& spec) {
                     spec, count, count == 1 ? "" : "s", count - 1));
   }
   return device.has_index() ? device : torch::Device(torch::kCUDA, 0);
+}
+
+int apply_thread_count(int requested) {
+  const int threads = requested > 0
+                          ? requested
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  return threads;
 }
 
 }  // namespace normtrain

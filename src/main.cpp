@@ -10,7 +10,9 @@
 #include "normtrain/cli.hpp"
 #include "normtrain/data_preparation.hpp"
 #include "normtrain/error.hpp"
+#include "normtrain/eval_command.hpp"
 #include "normtrain/interrupt.hpp"
+#include "normtrain/predict_command.hpp"
 #include "normtrain/training_run.hpp"
 
 namespace {
@@ -34,6 +36,16 @@ int main(int argc, char** argv) {
     const auto command = normtrain::parse_command_line(argc, argv, std::cout);
     if (!command) return 0;
     normtrain::RunOutcome outcome;
+    if (const auto* predict = std::get_if<normtrain::PredictRequest>(&*command)) {
+      configure_logging(/*quiet=*/true);
+      normtrain::run_predict(*predict, std::cout);
+      return 0;
+    }
+    if (const auto* eval = std::get_if<normtrain::EvalRequest>(&*command)) {
+      configure_logging(eval->quiet);
+      normtrain::run_eval(*eval, std::cout);
+      return 0;
+    }
     if (const auto* resume = std::get_if<normtrain::ResumeRequest>(&*command)) {
       configure_logging(resume->quiet);
       outcome = normtrain::resume_training(*resume);

@@ -37,15 +37,6 @@ struct ResumePoint {
   int completed_epochs = 0;
 };
 
-int apply_thread_count(int requested) {
-  // Debian's LibTorch starts with one thread; 0 asks for every core.
-  const int threads = requested > 0
-                          ? requested
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-  return threads;
-}
-
 std::map<std::string, std::string> library_versions() {
   return {
       {"normtrain", kVersion},

@@ -158,6 +158,29 @@ TEST(Cli, ResumeRequestOverridesTheSavedConfiguration) {
   EXPECT_EQ(apply_resume_request(saved, {}).epochs, 5);
 }
 
+TEST(Cli, PredictAndEvalSubcommands) {
+  const auto predict = parse_command({"predict", "--checkpoint", "runs/gn-8", "a.png", "b.jpg",
+                                      "--json", "--colors", "black-on-white"});
+  const auto& p = std::get<PredictRequest>(*predict);
+  EXPECT_EQ(p.checkpoint, "runs/gn-8");
+  EXPECT_EQ(p.images, (std::vector<std::string>{"a.png", "b.jpg"}));
+  EXPECT_TRUE(p.json);
+  EXPECT_EQ(p.polarity, Polarity::kBlackOnWhite);
+
+  const auto eval = parse_command({"eval", "--checkpoint", "runs/ln", "--limit-test", "500"});
+  const auto& e = std::get<EvalRequest>(*eval);
+  EXPECT_EQ(e.checkpoint, "runs/ln");
+  EXPECT_EQ(e.limit_test, 500);
+  EXPECT_FALSE(e.data_dir.has_value());
+
+  usage_error_of({"predict", "a.png"});              // no --checkpoint
+  usage_error_of({"predict", "--checkpoint", "x"});  // no image
+  usage_error_of({"--norm", "gn", "predict", "--checkpoint", "x", "a.png"});
+  usage_error_of({"eval", "--checkpoint", "x", "--colors", "auto"});
+  // Training without a subcommand is unchanged.
+  EXPECT_EQ(parse({"--norm", "gn", "--groups", "4"})->groups, 4);
+}
+
 TEST(Cli, HelpAndVersionPrintAndStop) {
   std::string printed;
   EXPECT_FALSE(parse({"--help"}, &printed).has_value());

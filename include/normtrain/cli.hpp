@@ -8,8 +8,9 @@
 
 namespace normtrain {
 
-// What the command line asks for: a new training run, or continuing a saved one.
-using Command = std::variant<TrainConfig, ResumeRequest>;
+// What the command line asks for: a new training run (no subcommand), continuing a saved one
+// (--resume), or the predict and eval subcommands.
+using Command = std::variant<TrainConfig, ResumeRequest, PredictRequest, EvalRequest>;
 
 // Reads the command line into a validated command. Returns nullopt when the command line
 // asked only for --help or --version, which have then been written to `out`. Throws a usage

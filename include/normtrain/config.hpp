@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "normtrain/dataset_info.hpp"
+#include "normtrain/image_input.hpp"
 #include "normtrain/lr_schedule.hpp"
 
 namespace normtrain {
@@ -75,6 +77,31 @@ struct ResumeRequest {
   std::optional<std::string> device;
   std::optional<std::string> data_dir;
   std::optional<int> misclassified;
+  bool quiet = false;
+  bool download = true;
+  std::string mirror;
+};
+
+// `normtrain predict`: classify the user's own images with a trained run's model.
+struct PredictRequest {
+  std::string checkpoint;  // a run folder or its checkpoint file
+  std::vector<std::string> images;
+  Polarity polarity = Polarity::kAuto;
+  bool json = false;  // one JSON array on stdout instead of a line per image
+  std::string device = "auto";
+  int threads = 0;
+};
+
+// `normtrain eval`: test a trained run's model without training, writing confusion.csv and the
+// misclassified images.
+struct EvalRequest {
+  std::string checkpoint;
+  std::optional<std::string> data_dir;  // default: the run's own
+  std::optional<std::int64_t> limit_test;
+  std::string out_dir;  // default: the run's folder
+  int misclassified = 10;
+  std::string device = "auto";
+  int threads = 0;
   bool quiet = false;
   bool download = true;
   std::string mirror;

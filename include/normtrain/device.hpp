@@ -10,4 +10,8 @@ namespace normtrain {
 // CUDA is asked for and this build or machine has none.
 torch::Device resolve_device(const std::string& spec);
 
+// Sets LibTorch's CPU thread count (0: every core; Debian's LibTorch otherwise uses one) and
+// returns the count in use.
+int apply_thread_count(int requested);
+
 }  // namespace normtrain
