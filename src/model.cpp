@@ -69,8 +69,15 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
   add_block(layers, options, 1, 8);    // 8 x 26 x 26
   add_block(layers, options, 8, 24);   // 24 x 24 x 24
   layers->push_back(conv(24, 18, 1));  // transition: fewer channels, then halve the resolution
-  layers->push_back(nn::ReLU());
-  layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
+  if (options.fused) {
+    // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients,
+    // with the ReLU on a quarter of the data.
+    layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
+    layers->push_back(nn::ReLU());
+  } else {
+    layers->push_back(nn::ReLU());
+    layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
+  }
   add_block(layers, options, 18, 16);   // 16 x 10 x 10
   add_block(layers, options, 16, 16);   // 16 x 8 x 8
   add_block(layers, options, 16, 16);   // 16 x 6 x 6
