@@ -11,13 +11,14 @@
 #include "normtrain/evaluation_report.hpp"
 #include "normtrain/file_io.hpp"
 #include "normtrain/mnist.hpp"
+#include "normtrain/torch_errors.hpp"
 #include "normtrain/trained_model.hpp"
 #include "normtrain/trainer.hpp"
 
 namespace normtrain {
 
 void run_eval(const EvalRequest& request, std::ostream& out) {
-  try {
+  with_torch_errors([&] {
     apply_thread_count(request.threads);
     const torch::Device device = resolve_device(request.device);
     TrainedModel trained = load_trained_model(request.checkpoint, "--checkpoint", device);
@@ -46,9 +47,7 @@ void run_eval(const EvalRequest& request, std::ostream& out) {
         "test images)\n",
         variant_label(config), trained.epochs, trained.epochs == 1 ? "" : "s", result.loss,
         result.accuracy, result.correct, test.size(), dataset.title);
-  } catch (const c10::Error& error) {
-    throw RuntimeError(fmt::format("LibTorch failed: {}", error.what_without_backtrace()));
-  }
+  });
 }
 
 }  // namespace normtrain

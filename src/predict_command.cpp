@@ -9,12 +9,13 @@
 #include "normtrain/device.hpp"
 #include "normtrain/error.hpp"
 #include "normtrain/image_input.hpp"
+#include "normtrain/torch_errors.hpp"
 #include "normtrain/trained_model.hpp"
 
 namespace normtrain {
 
 void run_predict(const PredictRequest& request, std::ostream& out) {
-  try {
+  with_torch_errors([&] {
     apply_thread_count(request.threads);
     const torch::Device device = resolve_device(request.device);
     TrainedModel trained = load_trained_model(request.checkpoint, "--checkpoint", device);
@@ -54,9 +55,7 @@ void run_predict(const PredictRequest& request, std::ostream& out) {
       }
     }
     if (request.json) out << results.dump(2) << "\n";
-  } catch (const c10::Error& error) {
-    throw RuntimeError(fmt::format("LibTorch failed: {}", error.what_without_backtrace()));
-  }
+  });
 }
 
 }  // namespace normtrain

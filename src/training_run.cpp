@@ -25,6 +25,7 @@
 #include "normtrain/model.hpp"
 #include "normtrain/model_summary.hpp"
 #include "normtrain/run_record.hpp"
+#include "normtrain/torch_errors.hpp"
 #include "normtrain/trainer.hpp"
 #include "normtrain/version.hpp"
 
@@ -142,26 +143,14 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   return RunOutcome::kCompleted;
 }
 
-// Runs `body`, turning LibTorch's and the file system's exceptions into runtime Errors.
-template <typename Body>
-RunOutcome guarded(Body body) {
-  try {
-    return body();
-  } catch (const c10::Error& error) {
-    throw RuntimeError(fmt::format("LibTorch failed: {}", error.what_without_backtrace()));
-  } catch (const std::filesystem::filesystem_error& error) {
-    throw RuntimeError(error.what());
-  }
-}
-
 }  // namespace
 
 RunOutcome run_training(const TrainConfig& config) {
-  return guarded([&] { return train(config, std::nullopt); });
+  return with_torch_errors([&] { return train(config, std::nullopt); });
 }
 
 RunOutcome resume_training(const ResumeRequest& request) {
-  return guarded([&] {
+  return with_torch_errors([&] {
     const std::filesystem::path checkpoint = find_checkpoint(request.path);
     const CheckpointInfo saved = read_checkpoint_info(checkpoint);
     TrainConfig config = apply_resume_request(saved.config, request);
