@@ -33,9 +33,10 @@ at::Generator generator_for(const torch::Device& device) {
 }
 
 torch::serialize::InputArchive open_archive(const std::filesystem::path& path,
-                                            const c10::optional<torch::Device>& device) {
+                                            const torch::Device& device) {
   torch::serialize::InputArchive archive;
   try {
+    // A Device converts to the optional load_from takes in LibTorch 1.13 and 2.x alike.
     archive.load_from(path.string(), device);
   } catch (const c10::Error&) {
     throw RuntimeError(
@@ -84,8 +85,19 @@ void save_checkpoint(const std::filesystem::path& path, NormNet& model,
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("generator", generator.get_state(), /*is_buffer=*/true);
   }
+  // Generator states differ between devices; a resume on another device starts a fresh one.
+  archive.write("generator_device", c10::IValue(device.is_cuda() ? std::string("cuda") : "cpu"));
   const std::filesystem::path temporary = temporary_beside(path);
-  archive.save_to(temporary.string());
+  try {
+    archive.save_to(temporary.string());
+  } catch (const c10::Error& error) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw RuntimeError(
+        fmt::format("cannot write checkpoint {} ({}); check free space and "
+                    "permissions",
+                    path.string(), error.what_without_backtrace()));
+  }
   rename_into_place(temporary, path);
 }
 
@@ -128,16 +140,34 @@ void restore_checkpoint(const std::filesystem::path& path, NormNet& model,
                                    error.what_without_backtrace()));
   }
   torch::Tensor state;
-  if (archive.try_read("generator", state, /*is_buffer=*/true)) {
+  c10::IValue saved_on;
+  const std::string device_type = device.is_cuda() ? "cuda" : "cpu";
+  if (archive.try_read("generator", state, /*is_buffer=*/true) &&
+      archive.try_read("generator_device", saved_on) && saved_on.isString() &&
+      saved_on.toStringRef() == device_type) {
     at::Generator generator = generator_for(device);
     std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(state.cpu());
+    try {
+      generator.set_state(state.cpu());
+    } catch (const c10::Error& error) {
+      throw RuntimeError(fmt::format("{}: its random generator state cannot be restored ({})",
+                                     path.string(), error.what_without_backtrace()));
+    }
   }
 }
 
 void save_model(NormNet& model, const std::filesystem::path& path) {
   const std::filesystem::path temporary = temporary_beside(path);
-  torch::save(model, temporary.string());
+  try {
+    torch::save(model, temporary.string());
+  } catch (const c10::Error& error) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw RuntimeError(
+        fmt::format("cannot write model {} ({}); check free space and "
+                    "permissions",
+                    path.string(), error.what_without_backtrace()));
+  }
   rename_into_place(temporary, path);
 }
 

@@ -1,7 +1,9 @@
 #include "normtrain/config.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -10,10 +12,15 @@
 namespace normtrain {
 namespace {
 
+// More threads than this is a typing mistake, and OpenMP would try to start them all.
+constexpr int kMaxThreads = 1024;
+
 bool is_device_spec(const std::string& device) {
   if (device == "auto" || device == "cpu" || device == "cuda") return true;
   const std::string prefix = "cuda:";
-  if (device.size() <= prefix.size() || device.compare(0, prefix.size(), prefix) != 0) {
+  // Up to three digits: no machine has a thousand GPUs, and longer numbers overflow LibTorch.
+  if (device.size() <= prefix.size() || device.size() > prefix.size() + 3 ||
+      device.compare(0, prefix.size(), prefix) != 0) {
     return false;
   }
   return std::all_of(device.begin() + prefix.size(), device.end(),
@@ -53,6 +60,18 @@ void validate(const TrainConfig& config) {
   if (config.batch_size < 1) {
     throw UsageError(fmt::format("--batch-size must be at least 1, got {}", config.batch_size));
   }
+  for (const auto& [flag, value] : {std::pair<const char*, double>{"--lr", config.lr},
+                                    {"--l1", config.l1},
+                                    {"--momentum", config.momentum},
+                                    {"--dropout", config.dropout},
+                                    {"--gamma", config.schedule.gamma},
+                                    {"--max-lr", config.schedule.max_lr},
+                                    {"--div-factor", config.schedule.div_factor},
+                                    {"--final-div-factor", config.schedule.final_div_factor}}) {
+    if (!std::isfinite(value)) {
+      throw UsageError(fmt::format("{} must be a finite number, got {}", flag, value));
+    }
+  }
   if (!(config.lr > 0.0)) {
     throw UsageError(fmt::format("--lr must be greater than 0, got {}", config.lr));
   }
@@ -65,9 +84,9 @@ void validate(const TrainConfig& config) {
   if (!(config.dropout >= 0.0 && config.dropout < 1.0)) {
     throw UsageError(fmt::format("--dropout must be in [0, 1), got {}", config.dropout));
   }
-  if (config.threads < 0) {
+  if (config.threads < 0 || config.threads > kMaxThreads) {
     throw UsageError(
-        fmt::format("--threads must be 0 (all cores) or more, got {}", config.threads));
+        fmt::format("--threads must be 0 (all cores) to {}, got {}", kMaxThreads, config.threads));
   }
   if (!is_device_spec(config.device)) {
     throw UsageError(

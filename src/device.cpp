@@ -10,9 +10,9 @@
 namespace normtrain {
 
 torch::Device resolve_device(const std::string& spec) {
+  if (spec == "cpu") return torch::kCPU;
   const bool cuda_available = torch::cuda::is_available();
   if (spec == "auto") return cuda_available ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
-  if (spec == "cpu") return torch::kCPU;
   if (!cuda_available) {
     throw RuntimeError(fmt::format(
         "--device {}: this build of LibTorch has no CUDA support or no CUDA GPU is visible; use "

@@ -452,7 +452,10 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
 
 torch::Tensor relu_group_norm(const torch::Tensor& x, const torch::Tensor& weight,
                               const torch::Tensor& bias, std::int64_t groups, double eps) {
-  if (!x.device().is_cpu() || x.dim() != 4 || x.size(1) > kMaxChannels) {
+  TORCH_CHECK(x.dim() < 2 || x.size(1) % groups == 0, "relu_group_norm: ", x.size(1),
+              " channels do not split into ", groups, " groups");
+  if (!x.device().is_cpu() || x.dim() != 4 || x.size(1) > kMaxChannels ||
+      !(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble)) {
     return torch::group_norm(torch::relu(x), groups, weight, bias, eps);
   }
   return ReluGroupNormFunction::apply(x, weight, bias, groups, eps);
@@ -462,7 +465,8 @@ torch::Tensor relu_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
                               const torch::Tensor& bias, torch::Tensor running_mean,
                               torch::Tensor running_var, bool training, double momentum,
                               double eps) {
-  if (!x.device().is_cpu() || x.dim() != 4 || x.size(1) > kMaxChannels) {
+  if (!x.device().is_cpu() || x.dim() != 4 || x.size(1) > kMaxChannels ||
+      !(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble)) {
     return torch::batch_norm(torch::relu(x), weight, bias, running_mean, running_var, training,
                              momentum, eps, /*cudnn_enabled=*/true);
   }

@@ -23,6 +23,14 @@ bool is_gzip(const std::vector<std::uint8_t>& bytes) {
 }
 
 std::vector<std::uint8_t> read_whole_file(const std::filesystem::path& path) {
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(path, size_error);
+  if (!size_error && size > kMaxPayloadBytes) {
+    throw RuntimeError(
+        fmt::format("{} is {} bytes, more than any IDX data set this tool can use "
+                    "(4 GiB); check --data-dir",
+                    path.string(), size));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw RuntimeError(

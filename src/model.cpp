@@ -91,8 +91,10 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
 torch::Tensor NormNetImpl::forward(const torch::Tensor& images) {
   // A channels-last input makes every convolution produce (and the fused norms keep)
   // channels-last activations, the layout in which the CPU convolutions are fastest.
-  return layers_->forward(channels_last_ ? images.contiguous(at::MemoryFormat::ChannelsLast)
-                                         : images);
+  // On other devices the fused modules fall back to the stock operators: keep their layout.
+  const bool channels_last = channels_last_ && images.is_cpu();
+  return layers_->forward(channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast)
+                                        : images);
 }
 
 std::int64_t count_parameters(const torch::nn::Module& module) {

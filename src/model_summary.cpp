@@ -46,7 +46,9 @@ std::string model_summary(NormNet& model) {
   text += fmt::format("{:>20}  {:>25} {:>15}\n", "Layer (type)", "Output Shape", "Param #");
   text += double_rule + "\n";
 
-  torch::Tensor x = torch::zeros({1, 1, kImageSide, kImageSide});
+  // On the model's device, so that a summary of a CUDA model works.
+  torch::Tensor x =
+      torch::zeros({1, 1, kImageSide, kImageSide}, model->parameters().front().options());
   std::int64_t total = 0;
   std::int64_t trainable = 0;
   int index = 0;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace normtrain {
@@ -30,7 +32,9 @@ void ProgressBar::clear() {
 
 std::string ProgressBar::render(const std::string& label, std::int64_t done, std::int64_t total,
                                 double elapsed_seconds, int width) {
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+  const double fraction =
+      total > 0 ? std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0)
+                : 1.0;
   const int filled = static_cast<int>(fraction * width);
   const double remaining = done > 0 ? elapsed_seconds * (1.0 - fraction) / fraction : 0.0;
   return fmt::format("{} [{}{}] {}/{} {:.1f}s<{:.1f}s", label, std::string(filled, '#'),

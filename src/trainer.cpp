@@ -90,6 +90,12 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   nlls.reserve(batch_count);
   correct.reserve(batch_count);
   for (std::int64_t i = 0; i < batch_count; ++i) {
+    // Asked before each batch, so that a stop after the last one keeps the finished epoch.
+    if (stop_requested && stop_requested()) {
+      EpochResult stopped;
+      stopped.interrupted = true;
+      return stopped;
+    }
     const Batch batch = batches[i];
     sgd_options.lr(schedule.lr_at(epoch, i));
     optimizer_.zero_grad();
@@ -104,11 +110,6 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
     sizes.push_back(batch.targets.size(0));
     if (on_batch) on_batch(i + 1, batch_count);
-    if (stop_requested && stop_requested()) {
-      EpochResult stopped;
-      stopped.interrupted = true;
-      return stopped;
-    }
   }
   const torch::Tensor loss_values = torch::stack(losses).to(torch::kCPU, torch::kFloat64);
   const torch::Tensor nll_values = torch::stack(nlls).to(torch::kCPU, torch::kFloat64);

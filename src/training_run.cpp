@@ -64,6 +64,10 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   const DatasetInfo& dataset = dataset_info(config.dataset);
   const TensorDataset train_data = to_tensor_dataset(train_split, device, dataset);
   const TensorDataset test_data = to_tensor_dataset(test_split, device, dataset);
+  if (interrupt_requested()) {
+    spdlog::warn("interrupted before training started; nothing was trained");
+    return RunOutcome::kInterrupted;
+  }
   spdlog::info("{}: {} {} training and {} test images from {} on {} ({} thread{})",
                variant_label(config), train_data.size(), dataset.title, test_data.size(),
                config.data_dir, device.str(), threads, threads == 1 ? "" : "s");
@@ -108,35 +112,41 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   ConsoleReporter console(config.epochs, !config.quiet && stream_is_terminal(stderr));
   const std::vector<TrainingObserver*> observers = {&csv, &recorder, &console};
 
-  EpochResult last;
-  for (int epoch = first_epoch; epoch <= config.epochs; ++epoch) {
-    EpochResult result = trainer.run_epoch(
-        epoch, train_data, test_data,
-        [&](std::int64_t batch, std::int64_t batches) {
-          for (TrainingObserver* observer : observers)
-            observer->on_batch_end(epoch, batch, batches);
-        },
-        interrupt_requested);
-    if (result.interrupted) {
-      recorder.finish("interrupted");
-      spdlog::warn(
-          "interrupted during epoch {}; epochs 1 to {} are saved in {}. Continue with: "
-          "normtrain --resume {}",
-          epoch, epoch - 1, out_dir.string(), out_dir.string());
-      return RunOutcome::kInterrupted;
+  try {
+    EpochResult last;
+    for (int epoch = first_epoch; epoch <= config.epochs; ++epoch) {
+      EpochResult result = trainer.run_epoch(
+          epoch, train_data, test_data,
+          [&](std::int64_t batch, std::int64_t batches) {
+            for (TrainingObserver* observer : observers)
+              observer->on_batch_end(epoch, batch, batches);
+          },
+          interrupt_requested);
+      if (result.interrupted) {
+        recorder.finish("interrupted");
+        spdlog::warn(
+            "interrupted during epoch {}; epochs 1 to {} are saved in {}. Continue with: "
+            "normtrain --resume {}",
+            epoch, epoch - 1, out_dir.string(), out_dir.string());
+        return RunOutcome::kInterrupted;
+      }
+      // CSV rows first, then the checkpoint: a resume drops rows past the checkpoint's epoch.
+      for (TrainingObserver* observer : observers) {
+        observer->on_epoch_end(result.metrics, result.steps);
+      }
+      save_checkpoint(checkpoint, model, trainer.optimizer(), config, epoch, device);
+      last = std::move(result);
     }
-    // CSV rows first, then the checkpoint: a resume drops rows past the checkpoint's epoch.
-    for (TrainingObserver* observer : observers) {
-      observer->on_epoch_end(result.metrics, result.steps);
-    }
-    save_checkpoint(checkpoint, model, trainer.optimizer(), config, epoch, device);
-    last = std::move(result);
-  }
 
-  save_model(model, out_dir / "model.pt");
-  write_evaluation_report(out_dir, test_split, to_test_predictions(last.test), config.misclassified,
-                          dataset.class_names);
-  recorder.finish("completed");
+    save_model(model, out_dir / "model.pt");
+    write_evaluation_report(out_dir, test_split, to_test_predictions(last.test),
+                            config.misclassified, dataset.class_names);
+    recorder.finish("completed");
+  } catch (...) {
+    // run.json must not claim a run that died is still running.
+    recorder.finish("failed");
+    throw;
+  }
   const RunRecord& done = recorder.record();
   spdlog::info("best test accuracy {:.2f}% (epoch {}), final {:.2f}%; files in {}",
                done.best_test_acc, done.best_test_epoch, done.final_test_acc, out_dir.string());
@@ -153,6 +163,13 @@ RunOutcome resume_training(const ResumeRequest& request) {
   return with_torch_errors([&] {
     const std::filesystem::path checkpoint = find_checkpoint(request.path);
     const CheckpointInfo saved = read_checkpoint_info(checkpoint);
+    if (request.epochs && *request.epochs != saved.config.epochs &&
+        saved.config.schedule.kind == SchedulerKind::kOneCycle) {
+      throw UsageError(fmt::format(
+          "--epochs cannot change on --resume of a --scheduler onecycle run: its learning rate "
+          "depends on the total number of epochs ({}), so past epochs would no longer fit",
+          saved.config.epochs));
+    }
     TrainConfig config = apply_resume_request(saved.config, request);
     // The run lives where its checkpoint is now, even if its folder was moved.
     config.out_dir = checkpoint.parent_path().empty() ? "." : checkpoint.parent_path().string();

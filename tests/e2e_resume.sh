@@ -54,4 +54,10 @@ diff <(results "$work/whole") <(results "$work/killed") || { echo "resumed after
 status=0
 "$bin" --resume "$work/whole" --quiet 2>"$work/err" || status=$?
 [ "$status" -eq 2 ] && grep -q "already has 5 of 5" "$work/err" || { echo "no-op resume: $status"; exit 1; }
+# A one-cycle run's learning rate depends on its total epochs: extending it is refused.
+"$bin" --norm ln --scheduler onecycle --epochs 1 --limit-train 128 --limit-test 64 --threads 1 \
+  --device cpu --data-dir "$data" --quiet --out "$work/onecycle"
+status=0
+"$bin" --resume "$work/onecycle" --epochs 2 --quiet 2>"$work/err" || status=$?
+[ "$status" -eq 2 ] && grep -q "onecycle" "$work/err" || { echo "onecycle extension: $status"; exit 1; }
 echo "resume ok"

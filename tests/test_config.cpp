@@ -1,5 +1,7 @@
 #include "normtrain/config.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "normtrain/error.hpp"
@@ -60,6 +62,10 @@ TEST(Config, RejectsOutOfRangeValuesAsUsageErrors) {
   expect_usage_error([](TrainConfig& c) { c.threads = -2; }, "--threads");
   expect_usage_error([](TrainConfig& c) { c.device = "tpu"; }, "--device");
   expect_usage_error([](TrainConfig& c) { c.device = "cuda:"; }, "--device");
+  expect_usage_error([](TrainConfig& c) { c.device = "cuda:99999999999"; }, "--device");
+  expect_usage_error([](TrainConfig& c) { c.threads = 100000; }, "--threads");
+  expect_usage_error([](TrainConfig& c) { c.lr = INFINITY; }, "--lr");
+  expect_usage_error([](TrainConfig& c) { c.l1 = NAN; }, "--l1");
   expect_usage_error([](TrainConfig& c) { c.limit_test = -1; }, "--limit-test");
 }
 
