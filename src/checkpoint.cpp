@@ -26,6 +26,22 @@ std::filesystem::path temporary_beside(const std::filesystem::path& path) {
   return temporary;
 }
 
+// Writes `path` by calling `write` on a temporary file beside it, then renaming it into place,
+// so that a crash leaves the previous file; a failed write names the file and leaves nothing.
+template <typename Write>
+void write_through_temporary(const std::filesystem::path& path, const char* what, Write write) {
+  const std::filesystem::path temporary = temporary_beside(path);
+  try {
+    write(temporary.string());
+  } catch (const c10::Error& error) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw RuntimeError(fmt::format("cannot write {} {} ({}); check free space and permissions",
+                                   what, path.string(), error.what_without_backtrace()));
+  }
+  rename_into_place(temporary, path);
+}
+
 // The generator that dropout draws from on `device`.
 at::Generator generator_for(const torch::Device& device) {
   return at::globalContext().defaultGenerator(device.is_cuda() ? device
@@ -87,18 +103,8 @@ void save_checkpoint(const std::filesystem::path& path, NormNet& model,
   }
   // Generator states differ between devices; a resume on another device starts a fresh one.
   archive.write("generator_device", c10::IValue(device.is_cuda() ? std::string("cuda") : "cpu"));
-  const std::filesystem::path temporary = temporary_beside(path);
-  try {
-    archive.save_to(temporary.string());
-  } catch (const c10::Error& error) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw RuntimeError(
-        fmt::format("cannot write checkpoint {} ({}); check free space and "
-                    "permissions",
-                    path.string(), error.what_without_backtrace()));
-  }
-  rename_into_place(temporary, path);
+  write_through_temporary(path, "checkpoint",
+                          [&](const std::string& temporary) { archive.save_to(temporary); });
 }
 
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
@@ -157,18 +163,8 @@ void restore_checkpoint(const std::filesystem::path& path, NormNet& model,
 }
 
 void save_model(NormNet& model, const std::filesystem::path& path) {
-  const std::filesystem::path temporary = temporary_beside(path);
-  try {
-    torch::save(model, temporary.string());
-  } catch (const c10::Error& error) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw RuntimeError(
-        fmt::format("cannot write model {} ({}); check free space and "
-                    "permissions",
-                    path.string(), error.what_without_backtrace()));
-  }
-  rename_into_place(temporary, path);
+  write_through_temporary(path, "model",
+                          [&](const std::string& temporary) { torch::save(model, temporary); });
 }
 
 }  // namespace normtrain
