@@ -182,20 +182,16 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
       predict.polarity = polarity == "white-on-black"   ? Polarity::kWhiteOnBlack
                          : polarity == "black-on-white" ? Polarity::kBlackOnWhite
                                                         : Polarity::kAuto;
-      TrainConfig check;
-      check.device = predict.device;
-      check.threads = predict.threads;
-      validate(check);
+      validate_device_and_threads(predict.device, predict.threads);
       return predict;
     }
     if (eval_command->count("--data-dir") > 0) eval.data_dir = eval_data_dir;
     if (eval_command->count("--limit-test") > 0) eval.limit_test = eval_limit_test;
     eval.download = eval_command->count("--no-download") == 0;
-    TrainConfig check;
-    check.device = eval.device;
-    check.threads = eval.threads;
-    check.limit_test = eval_limit_test;
-    validate(check);
+    validate_device_and_threads(eval.device, eval.threads);
+    if (eval_limit_test < 0) {
+      throw UsageError("--limit-test must be 0 (all) or more");
+    }
     return eval;
   }
 

@@ -53,6 +53,16 @@ std::optional<NormKind> norm_from_flag(const std::string& flag) {
   return std::nullopt;
 }
 
+void validate_device_and_threads(const std::string& device, int threads) {
+  if (threads < 0 || threads > kMaxThreads) {
+    throw UsageError(
+        fmt::format("--threads must be 0 (all cores) to {}, got {}", kMaxThreads, threads));
+  }
+  if (!is_device_spec(device)) {
+    throw UsageError(fmt::format("--device must be auto, cpu, cuda or cuda:N, got '{}'", device));
+  }
+}
+
 void validate(const TrainConfig& config) {
   if (config.epochs < 1) {
     throw UsageError(fmt::format("--epochs must be at least 1, got {}", config.epochs));
@@ -84,14 +94,7 @@ void validate(const TrainConfig& config) {
   if (!(config.dropout >= 0.0 && config.dropout < 1.0)) {
     throw UsageError(fmt::format("--dropout must be in [0, 1), got {}", config.dropout));
   }
-  if (config.threads < 0 || config.threads > kMaxThreads) {
-    throw UsageError(
-        fmt::format("--threads must be 0 (all cores) to {}, got {}", kMaxThreads, config.threads));
-  }
-  if (!is_device_spec(config.device)) {
-    throw UsageError(
-        fmt::format("--device must be auto, cpu, cuda or cuda:N, got '{}'", config.device));
-  }
+  validate_device_and_threads(config.device, config.threads);
   const ScheduleOptions& schedule = config.schedule;
   if (schedule.step_size < 1) {
     throw UsageError(fmt::format("--step-size must be at least 1, got {}", schedule.step_size));

@@ -409,7 +409,6 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
       }
       // The running variance is unbiased, as in BatchNorm2d.
       const double unbias = count > 1.0 ? count / (count - 1.0) : 1.0;
-      torch::NoGradGuard no_grad;
       running_mean.mul_(1.0 - momentum)
           .add_(to_tensor(batch_mean, running_mean.options()), momentum);
       running_var.mul_(1.0 - momentum)

@@ -45,7 +45,6 @@ std::vector<std::uint8_t> read_whole_file(const std::filesystem::path& path) {
 // only as real data arrives, so a header's claims cannot make it allocate.
 struct Inflated {
   std::vector<std::uint8_t> bytes;
-  bool truncated_at_limit = false;
 };
 
 Inflated gunzip(const std::vector<std::uint8_t>& in, std::size_t limit, const std::string& name) {
@@ -86,7 +85,6 @@ Inflated gunzip(const std::vector<std::uint8_t>& in, std::size_t limit, const st
           name));
     }
   }
-  out.truncated_at_limit = out.bytes.size() >= limit && status != Z_STREAM_END;
   inflateEnd(&stream);
   return out;
 }

@@ -21,11 +21,16 @@ torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
   return torch::stack(sums).sum();
 }
 
+ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                               const std::vector<torch::Tensor>& parameters, double l1) {
+  torch::Tensor nll = torch::nll_loss(log_probs, targets);
+  torch::Tensor total = l1 > 0.0 ? nll + l1 * l1_norm(parameters) : nll;
+  return {std::move(nll), std::move(total)};
+}
+
 torch::Tensor objective(const torch::Tensor& log_probs, const torch::Tensor& targets,
                         const std::vector<torch::Tensor>& parameters, double l1) {
-  torch::Tensor loss = torch::nll_loss(log_probs, targets);
-  if (l1 > 0.0) loss = loss + l1 * l1_norm(parameters);
-  return loss;
+  return objective_terms(log_probs, targets, parameters, l1).total;
 }
 
 EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size) {
@@ -100,8 +105,9 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     sgd_options.lr(schedule.lr_at(epoch, i));
     optimizer_.zero_grad();
     const torch::Tensor log_probs = model_->forward(batch.inputs);
-    const torch::Tensor nll = torch::nll_loss(log_probs, batch.targets);
-    const torch::Tensor loss = config_.l1 > 0.0 ? nll + config_.l1 * l1_norm(parameters_) : nll;
+    const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
+    const torch::Tensor& nll = terms.nll;
+    const torch::Tensor& loss = terms.total;
     loss.backward();
     optimizer_.step();
 

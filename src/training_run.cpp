@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
-#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

@@ -117,6 +117,9 @@ inline constexpr int kValidGroupCounts[] = {1, 2, 4, 8};
 // Throws a usage Error naming the offending flag when a value is out of range.
 void validate(const TrainConfig& config);
 
+// The part of validate() that the predict and eval subcommands share with training.
+void validate_device_and_threads(const std::string& device, int threads);
+
 // Short, file-system-safe name of the variant, e.g. "bn-l1-0.01", "ln", "gn-8".
 std::string variant_slug(const TrainConfig& config);
 // Human name used in legends and tables, e.g. "BN + L1 0.01", "LN", "GN (8 groups)".

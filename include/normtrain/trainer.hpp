@@ -18,7 +18,16 @@ namespace normtrain {
 torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters);
 
 // The objective SGD minimises: mean NLL of the log-probabilities, plus l1 * sum(|p|) over
-// `parameters` when l1 > 0 (norm weights and biases included).
+// `parameters` when l1 > 0 (norm weights and biases included). Both parts, since metrics.csv
+// reports the NLL on its own too.
+struct ObjectiveTerms {
+  torch::Tensor nll;
+  torch::Tensor total;
+};
+ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                               const std::vector<torch::Tensor>& parameters, double l1);
+
+// The total alone.
 torch::Tensor objective(const torch::Tensor& log_probs, const torch::Tensor& targets,
                         const std::vector<torch::Tensor>& parameters, double l1);
 
