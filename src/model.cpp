@@ -93,8 +93,19 @@ torch::Tensor NormNetImpl::forward(const torch::Tensor& images) {
   // channels-last activations, the layout in which the CPU convolutions are fastest.
   // On other devices the fused modules fall back to the stock operators: keep their layout.
   const bool channels_last = channels_last_ && images.is_cpu();
-  return layers_->forward(channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast)
-                                        : images);
+  return layers_->forward(channels_last ? as_channels_last(images) : images);
+}
+
+torch::Tensor as_channels_last(const torch::Tensor& images) {
+  if (images.dim() == 4 && images.size(1) == 1 && images.is_contiguous()) {
+    // With one channel, NCHW and NHWC hold the same bytes, and LibTorch reads such a tensor as
+    // NCHW: the first convolution would then answer in NCHW, and the next layer pay a transpose
+    // forward and backward. Strides that say NHWC outright, over the same memory, avoid both.
+    const std::int64_t height = images.size(2);
+    const std::int64_t width = images.size(3);
+    return images.as_strided(images.sizes(), {height * width, 1, width, 1});
+  }
+  return images.contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 std::int64_t count_parameters(const torch::nn::Module& module) {

@@ -118,6 +118,23 @@ TEST(Model, FusedAndStockComputeTheSameFunction) {
   }
 }
 
+// The first convolution must already answer in NHWC: otherwise every step pays a transpose of
+// the first block's activations, forward and backward.
+TEST(Model, OneChannelImagesBecomeChannelsLastWithoutACopy) {
+  const torch::Tensor images = torch::rand({4, 1, 28, 28});
+  const torch::Tensor restrided = as_channels_last(images);
+  EXPECT_EQ(restrided.data_ptr(), images.data_ptr());
+  EXPECT_EQ(restrided.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(torch::equal(restrided, images));
+  const torch::Tensor out = torch::conv2d(restrided, torch::rand({8, 1, 3, 3}));
+  EXPECT_EQ(out.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+
+  const torch::Tensor three_channels = torch::rand({2, 3, 5, 5});
+  EXPECT_EQ(as_channels_last(three_channels).suggest_memory_format(),
+            at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(torch::equal(as_channels_last(three_channels), three_channels));
+}
+
 TEST(Model, SummaryListsLayersShapesAndTotal) {
   NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0, /*fused=*/false});
   const std::string summary = model_summary(model);

@@ -39,6 +39,10 @@ class NormNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(NormNet);
 
+// The same images in the channels-last layout, so that the convolutions compute in NHWC; a
+// contiguous one-channel batch is re-strided in place rather than copied.
+torch::Tensor as_channels_last(const torch::Tensor& images);
+
 // Number of trainable values in a module.
 std::int64_t count_parameters(const torch::nn::Module& module);
 
