@@ -1,10 +1,13 @@
 // Where does a training step's time go? Times the phases of one SGD step of batch 128 (data,
 // forward, backward, optimizer) and each layer's forward pass, as medians over many steps.
 // Usage: normtrain_profile [--norm bn|ln|gn] [--groups N] [--l1 X] [--kernels fused|stock]
-//                          [--threads N] [--steps N]
+//                          [--threads N] [--steps N] [--trace FILE.json]
+// --trace also records every operator of the timed steps with LibTorch's autograd profiler, as a
+// Chrome trace (chrome://tracing); bench/trace_summary.py totals it per operator.
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
   std::string norm = "gn";
   std::string kernels = "fused";
   int steps = 60;
+  std::string trace_path;
   CLI::App app{"Time the phases of a normtrain training step"};
   app.add_option("--norm", norm)->check(CLI::IsMember({"bn", "ln", "gn"}));
   app.add_option("--groups", config.groups);
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
   app.add_option("--kernels", kernels)->check(CLI::IsMember({"fused", "stock"}));
   app.add_option("--threads", config.threads);
   app.add_option("--steps", steps);
+  app.add_option("--trace", trace_path, "Chrome trace of the timed steps' operators");
   CLI11_PARSE(app, argc, argv);
   config.norm = *normtrain::norm_from_flag(norm);
   config.fused_kernels = kernels == "fused";
@@ -61,8 +66,12 @@ int main(int argc, char** argv) {
 
   std::map<std::string, std::vector<double>> phases;
   std::map<std::string, std::vector<double>> layers;
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
   for (int step = 0; step < steps + 10; ++step) {
     const bool record = step >= 10;  // the first steps warm up allocators and JIT kernels
+    if (step == 10 && !trace_path.empty()) {
+      trace = std::make_unique<torch::autograd::profiler::RecordProfile>(trace_path);
+    }
     auto t = Clock::now();
     const normtrain::Batch batch = batches[step % batches.size()];
     const double data_ms = ms_since(t);
@@ -85,8 +94,9 @@ int main(int argc, char** argv) {
     phases["5 total"].push_back(data_ms + forward_ms + backward_ms + step_ms);
 
     // Per-layer forward times, without autograd bookkeeping distorting them less than needed.
-    torch::Tensor x = config.fused_kernels ? batch.inputs.contiguous(at::MemoryFormat::ChannelsLast)
-                                           : batch.inputs;
+    if (trace) continue;  // the trace is of training steps alone
+    torch::Tensor x =
+        config.fused_kernels ? normtrain::as_channels_last(batch.inputs) : batch.inputs;
     int index = 0;
     for (torch::nn::AnyModule& layer : *model->layers()) {
       t = Clock::now();
@@ -94,6 +104,7 @@ int main(int argc, char** argv) {
       layers[fmt::format("{:02d} {}", ++index, layer.ptr()->name())].push_back(ms_since(t));
     }
   }
+  trace.reset();  // writes the trace file
   fmt::print("{} {} kernels, {} threads, median of {} steps (ms)\n", norm, kernels,
              torch::get_num_threads(), steps);
   for (const auto& [name, values] : phases) fmt::print("  {:<28} {:7.2f}\n", name, median(values));

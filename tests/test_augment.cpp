@@ -1,5 +1,7 @@
 #include "normtrain/augment.hpp"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace normtrain {
@@ -42,6 +44,28 @@ TEST(Rotation, EachImageGetsItsOwnAngleAndZeroFill) {
   EXPECT_LT(rotated[1].sum().item<float>(), 28.0f * 28.0f);
   // Pixels are only moved, never blended: nearest-neighbour keeps values in {0, 1}.
   EXPECT_TRUE(torch::logical_or(rotated == 0, rotated == 1).all().item<bool>());
+}
+
+// The grid must equal affine_grid's exactly, not nearly: nearest-neighbour sampling turns a
+// last-bit difference at a pixel boundary into a different pixel, and results into others.
+TEST(Rotation, GridIsAffineGridBitForBit) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(11);
+  for (int trial = 0; trial < 20; ++trial) {
+    const torch::Tensor radians = (torch::rand({128}) * 2 - 1) * (kMaxRotationDegrees * M_PI / 180);
+    const torch::Tensor c = radians.cos();
+    const torch::Tensor s = radians.sin();
+    const torch::Tensor z = torch::zeros_like(c);
+    const torch::Tensor theta = torch::stack({c, -s, z, s, c, z}, 1).view({-1, 2, 3});
+    const torch::Tensor expected = F::affine_grid(theta, {128, 1, 28, 28}, false);
+    ASSERT_TRUE(torch::equal(rotation_grid(c, s, 28, 28), expected)) << "trial " << trial;
+  }
+  // Non-square images: x runs along the width, y along the height.
+  const torch::Tensor c = torch::tensor({0.8f});
+  const torch::Tensor s = torch::tensor({0.6f});
+  const torch::Tensor z = torch::zeros({1});
+  const torch::Tensor theta = torch::stack({c, -s, z, s, c, z}, 1).view({-1, 2, 3});
+  EXPECT_TRUE(torch::equal(rotation_grid(c, s, 5, 9), F::affine_grid(theta, {1, 1, 5, 9}, false)));
 }
 
 }  // namespace

@@ -12,4 +12,11 @@ inline constexpr double kMaxRotationDegrees = 7.0;
 // image. Runs as one batched operation on the batch's device.
 torch::Tensor rotate_batch(const torch::Tensor& images, const torch::Tensor& angles_degrees);
 
+// The sampling grid [B, H, W, 2] of a rotation by the angles whose cosines and sines are given
+// ([B] each): what torch::nn::functional::affine_grid gives for those rotation matrices
+// (align_corners false), bit for bit, at a fraction of its cost on the CPU, where it makes one
+// small matrix product per example.
+torch::Tensor rotation_grid(const torch::Tensor& cos, const torch::Tensor& sin, std::int64_t height,
+                            std::int64_t width);
+
 }  // namespace normtrain
