@@ -78,10 +78,12 @@ int main(int argc, char** argv) {
     t = Clock::now();
     optimizer.zero_grad();
     const torch::Tensor out = model->forward(batch.inputs);
-    const torch::Tensor loss = normtrain::objective(out, batch.targets, params, config.l1);
+    const normtrain::ObjectiveTerms terms =
+        normtrain::objective_terms(out, batch.targets, params, config.l1);
     const double forward_ms = ms_since(t);
     t = Clock::now();
-    loss.backward();
+    terms.nll.backward();
+    normtrain::add_l1_subgradient(params, config.l1);
     const double backward_ms = ms_since(t);
     t = Clock::now();
     optimizer.step();

@@ -24,13 +24,23 @@ torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
 ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
                                const std::vector<torch::Tensor>& parameters, double l1) {
   torch::Tensor nll = torch::nll_loss(log_probs, targets);
-  torch::Tensor total = l1 > 0.0 ? nll + l1 * l1_norm(parameters) : nll;
+  if (l1 <= 0.0) return {nll, nll.detach()};
+  torch::NoGradGuard no_grad;
+  torch::Tensor total = nll.detach() + l1 * l1_norm(parameters);
   return {std::move(nll), std::move(total)};
 }
 
-torch::Tensor objective(const torch::Tensor& log_probs, const torch::Tensor& targets,
-                        const std::vector<torch::Tensor>& parameters, double l1) {
-  return objective_terms(log_probs, targets, parameters, l1).total;
+void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1) {
+  if (l1 <= 0.0) return;
+  torch::NoGradGuard no_grad;
+  for (const torch::Tensor& p : parameters) {
+    torch::Tensor& grad = p.mutable_grad();
+    if (grad.defined()) {
+      grad.add_(p.sign(), l1);
+    } else {
+      grad = p.sign() * l1;
+    }
+  }
 }
 
 EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size) {
@@ -108,7 +118,8 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
     const torch::Tensor& nll = terms.nll;
     const torch::Tensor& loss = terms.total;
-    loss.backward();
+    nll.backward();
+    add_l1_subgradient(parameters_, config_.l1);
     optimizer_.step();
 
     losses.push_back(loss.detach());

@@ -15,8 +15,8 @@ TEST(Objective, L1TermAddsExactlyLambdaTimesSumOfAbsoluteValues) {
       torch::tensor({1.5, -2.0}, torch::kFloat64),
       torch::tensor({{-0.25, 0.0}, {3.0, -1.0}}, torch::kFloat64)};
   const double lambda = 0.01;
-  const double without = objective(log_probs, targets, parameters, 0.0).item<double>();
-  const double with = objective(log_probs, targets, parameters, lambda).item<double>();
+  const double without = objective_terms(log_probs, targets, parameters, 0.0).total.item<double>();
+  const double with = objective_terms(log_probs, targets, parameters, lambda).total.item<double>();
   EXPECT_DOUBLE_EQ(without, torch::nll_loss(log_probs, targets).item<double>());
   EXPECT_NEAR(with - without, lambda * (1.5 + 2.0 + 0.25 + 0.0 + 3.0 + 1.0), 1e-12);
 }
@@ -26,6 +26,41 @@ TEST(Objective, L1CoversEveryParameterOfTheModel) {
   double expected = 0.0;
   for (const torch::Tensor& p : model->parameters()) expected += p.abs().sum().item<double>();
   EXPECT_NEAR(l1_norm(model->parameters()).item<double>(), expected, 1e-3);
+}
+
+// The trainer's split gradient (autograd through the NLL, then l1 * sign(p)) must be the
+// autograd gradient of the whole objective, exactly, for the reference results to stand.
+TEST(Objective, SplitGradientEqualsAutogradOfTheWholeObjective) {
+  torch::manual_seed(5);
+  for (NormKind norm : {NormKind::kBatch, NormKind::kGroup}) {
+    NormNet model(ModelOptions{norm, 8, 0.0});
+    const std::vector<torch::Tensor> parameters = model->parameters();
+    const torch::Tensor images = torch::randn({16, 1, 28, 28});
+    const torch::Tensor targets = torch::randint(0, 10, {16}, torch::kInt64);
+    const double lambda = 0.01;
+
+    torch::Tensor log_probs = model->forward(images);
+    (torch::nll_loss(log_probs, targets) + lambda * l1_norm(parameters)).backward();
+    std::vector<torch::Tensor> expected;
+    for (const torch::Tensor& p : parameters) expected.push_back(p.grad().clone());
+
+    for (const torch::Tensor& p : parameters) p.mutable_grad().zero_();
+    log_probs = model->forward(images);
+    const ObjectiveTerms terms = objective_terms(log_probs, targets, parameters, lambda);
+    EXPECT_FALSE(terms.total.requires_grad());
+    terms.nll.backward();
+    add_l1_subgradient(parameters, lambda);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      EXPECT_TRUE(torch::equal(parameters[i].grad(), expected[i])) << "parameter " << i;
+    }
+  }
+}
+
+// Parameters that took no part in the loss still get the penalty's gradient.
+TEST(Objective, L1SubgradientFillsAnAbsentGradient) {
+  const torch::Tensor p = torch::tensor({-2.0f, 0.0f, 3.0f}).requires_grad_();
+  add_l1_subgradient({p}, 0.5);
+  EXPECT_TRUE(torch::equal(p.grad(), torch::tensor({-0.5f, 0.0f, 0.5f})));
 }
 
 class SmokeTraining : public ::testing::TestWithParam<NormKind> {};
