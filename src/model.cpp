@@ -1,6 +1,7 @@
 #include "normtrain/model.hpp"
 
 #include "normtrain/fused_relu_norm.hpp"
+#include "normtrain/max_pool_relu.hpp"
 
 namespace normtrain {
 namespace {
@@ -70,10 +71,11 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
   add_block(layers, options, 8, 24);   // 24 x 24 x 24
   layers->push_back(conv(24, 18, 1));  // transition: fewer channels, then halve the resolution
   if (options.fused) {
-    // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients,
-    // with the ReLU on a quarter of the data.
-    layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
-    layers->push_back(nn::ReLU());
+    // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients;
+    // fused, both take one pass. The identity keeps the later layers at their indices, which
+    // name their parameters in checkpoints.
+    layers->push_back(MaxPool2Relu());  // 18 x 12 x 12
+    layers->push_back(nn::Identity());
   } else {
     layers->push_back(nn::ReLU());
     layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
