@@ -28,13 +28,28 @@ torch::Tensor channels_last(const torch::Tensor& x) {
   return x.contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+// Small per-channel tensors (weights, running statistics) to and from doubles, element by
+// element on the CPU: each step converts a dozen of them per layer, and going through tensor
+// operators cost more in dispatch than the work. The conversions are plain casts, as in
+// Tensor::to.
 std::vector<double> to_vector(const torch::Tensor& t) {
-  const torch::Tensor d = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
-  return {d.data_ptr<double>(), d.data_ptr<double>() + d.numel()};
+  if (!t.is_cpu() || !t.is_contiguous()) return to_vector(t.cpu().contiguous());
+  std::vector<double> values(static_cast<std::size_t>(t.numel()));
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "to_vector", [&] {
+    const scalar_t* data = t.data_ptr<scalar_t>();
+    std::copy(data, data + t.numel(), values.begin());
+  });
+  return values;
 }
 
 torch::Tensor to_tensor(const std::vector<double>& values, const torch::TensorOptions& options) {
-  return torch::tensor(values, torch::kDouble).to(options.dtype());
+  torch::Tensor t = torch::empty({static_cast<std::int64_t>(values.size())},
+                                 options.device(torch::kCPU).requires_grad(false));
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "to_tensor", [&] {
+    scalar_t* data = t.data_ptr<scalar_t>();
+    for (std::size_t i = 0; i < values.size(); ++i) data[i] = static_cast<scalar_t>(values[i]);
+  });
+  return t.to(options.device());
 }
 
 // The kernels below keep one accumulator or coefficient per channel in a local array. With the
@@ -222,37 +237,121 @@ torch::Tensor run_forward(const torch::Tensor& x, const torch::Tensor& weight,
   return y;
 }
 
-// Statistics of relu(x) per (example, group), broadcast to every channel of the group.
-Normalizer group_statistics(const torch::Tensor& x, std::int64_t groups, double eps) {
-  const Shape s = shape_of(x);
-  std::vector<double> sum;
-  std::vector<double> sum_sq;
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_group_moments", [&] {
-    with_channel_count(s.c, [&](auto channels) {
-      relu_moments<scalar_t, channels()>(x.data_ptr<scalar_t>(), s, sum, sum_sq);
-    });
-  });
-  const std::int64_t per_group = s.c / groups;
-  const double count = static_cast<double>(per_group * s.hw);
-  Normalizer stats{std::vector<double>(s.n * s.c), std::vector<double>(s.n * s.c)};
-  for (std::int64_t n = 0; n < s.n; ++n) {
-    for (std::int64_t g = 0; g < groups; ++g) {
-      double total = 0.0;
-      double total_sq = 0.0;
-      for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-        total += sum[n * s.c + c];
-        total_sq += sum_sq[n * s.c + c];
+// GroupNorm, one example at a time: its statistics depend on that example alone, so each
+// example's activations (at most 24 x 26 x 26 floats, 65 KB, here) are read from memory once and
+// stay in cache for the second pass over them. The arithmetic, and its order, is that of the
+// two-pass BatchNorm path below, so both give the same bits as before the split.
+
+// y = relu(x) * scale + shift per example and channel; fills stats.mean and stats.rstd, the
+// per-(example, channel) statistics of relu(x) over its group.
+template <typename T, int kChannels>
+void group_norm_forward(const T* x, Shape s, std::int64_t groups, double eps,
+                        const std::vector<double>& w, const std::vector<double>& b,
+                        Normalizer& stats, T* y) {
+  at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t channels = channel_count<kChannels>(s);
+    const std::int64_t per_group = channels / groups;
+    const double count = static_cast<double>(per_group * s.hw);
+    for (std::int64_t n = begin; n < end; ++n) {
+      const std::int64_t offset = n * s.hw * channels;
+      T sum[array_size<kChannels>()] = {};
+      T sum_sq[array_size<kChannels>()] = {};
+      const T* row = x + offset;
+      for (std::int64_t p = 0; p < s.hw; ++p, row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const T r = relu(row[c]);
+          sum[c] += r;
+          sum_sq[c] += r * r;
+        }
       }
-      const double mean = total / count;
-      const double variance = std::max(total_sq / count - mean * mean, 0.0);
-      const double rstd = 1.0 / std::sqrt(variance + eps);
-      for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-        stats.mean[n * s.c + c] = mean;
-        stats.rstd[n * s.c + c] = rstd;
+      T scale[array_size<kChannels>()];
+      T shift[array_size<kChannels>()];
+      for (std::int64_t g = 0; g < groups; ++g) {
+        double total = 0.0;
+        double total_sq = 0.0;
+        for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+          total += static_cast<double>(sum[c]);
+          total_sq += static_cast<double>(sum_sq[c]);
+        }
+        const double mean = total / count;
+        const double variance = std::max(total_sq / count - mean * mean, 0.0);
+        const double rstd = 1.0 / std::sqrt(variance + eps);
+        for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+          stats.mean[n * channels + c] = mean;
+          stats.rstd[n * channels + c] = rstd;
+          const double k = w[c] * rstd;
+          scale[c] = static_cast<T>(k);
+          shift[c] = static_cast<T>(b[c] - mean * k);
+        }
+      }
+      const T* x_row = x + offset;
+      T* y_row = y + offset;
+      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, y_row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) y_row[c] = relu(x_row[c]) * scale[c] + shift[c];
       }
     }
-  }
-  return stats;
+  });
+}
+
+// dx for every example, and per (example, channel) the sums of dy * xhat and of dy that the
+// parameter gradients add up over the batch.
+template <typename T, int kChannels>
+void group_norm_backward(const T* dy, const T* x, Shape s, std::int64_t groups,
+                         const std::vector<double>& w, const Normalizer& stats,
+                         std::vector<double>& dy_xhat, std::vector<double>& dy_sum, T* dx) {
+  dy_xhat.assign(s.n * s.c, 0.0);
+  dy_sum.assign(s.n * s.c, 0.0);
+  at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t channels = channel_count<kChannels>(s);
+    const std::int64_t per_group = channels / groups;
+    const double count = static_cast<double>(per_group * s.hw);
+    for (std::int64_t n = begin; n < end; ++n) {
+      const std::int64_t offset = n * s.hw * channels;
+      T dy_r[array_size<kChannels>()] = {};
+      T dy_total[array_size<kChannels>()] = {};
+      const T* x_row = x + offset;
+      const T* dy_row = dy + offset;
+      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, dy_row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          dy_r[c] += dy_row[c] * relu(x_row[c]);
+          dy_total[c] += dy_row[c];
+        }
+      }
+      T k1[array_size<kChannels>()];
+      T k2[array_size<kChannels>()];
+      T k3[array_size<kChannels>()];
+      for (std::int64_t g = 0; g < groups; ++g) {
+        // sum(dxhat) and sum(dxhat * xhat) over the group, dxhat = dy * weight.
+        double sum_dxhat = 0.0;
+        double sum_dxhat_xhat = 0.0;
+        for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+          const std::int64_t i = n * channels + c;
+          dy_sum[i] = static_cast<double>(dy_total[c]);
+          dy_xhat[i] = stats.rstd[i] * (static_cast<double>(dy_r[c]) - stats.mean[i] * dy_sum[i]);
+          sum_dxhat += w[c] * dy_sum[i];
+          sum_dxhat_xhat += w[c] * dy_xhat[i];
+        }
+        for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+          const std::int64_t i = n * channels + c;
+          const double rstd = stats.rstd[i];
+          const double c3 = -rstd * rstd * sum_dxhat_xhat / count;
+          k1[c] = static_cast<T>(rstd * w[c]);
+          k3[c] = static_cast<T>(c3);
+          k2[c] = static_cast<T>(-rstd * sum_dxhat / count - stats.mean[i] * c3);
+        }
+      }
+      x_row = x + offset;
+      dy_row = dy + offset;
+      T* dx_row = dx + offset;
+      for (std::int64_t p = 0; p < s.hw;
+           ++p, x_row += channels, dy_row += channels, dx_row += channels) {
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const T v = dy_row[c] * k1[c] + x_row[c] * k3[c] + k2[c];
+          dx_row[c] = positive(x_row[c]) * v;
+        }
+      }
+    }
+  });
 }
 
 // The input gradient and the per-(example, channel) parameter gradients, given the statistics.
@@ -320,12 +419,15 @@ Gradients run_backward(const torch::Tensor& dy_any, const torch::Tensor& x,
   return grads;
 }
 
-torch::Tensor stats_tensor(const std::vector<double>& values) {
-  return torch::tensor(values, torch::kDouble);
+// The per-(example, channel) statistics travel from forward to backward in the context's
+// saved data, as lists of doubles rather than tensors.
+void save_statistics(AutogradContext* ctx, const Normalizer& stats) {
+  ctx->saved_data["mean"] = stats.mean;
+  ctx->saved_data["rstd"] = stats.rstd;
 }
 
-Normalizer stats_from(const torch::Tensor& mean, const torch::Tensor& rstd) {
-  return {to_vector(mean), to_vector(rstd)};
+Normalizer saved_statistics(AutogradContext* ctx) {
+  return {ctx->saved_data["mean"].toDoubleVector(), ctx->saved_data["rstd"].toDoubleVector()};
 }
 
 class ReluGroupNormFunction : public torch::autograd::Function<ReluGroupNormFunction> {
@@ -334,36 +436,52 @@ class ReluGroupNormFunction : public torch::autograd::Function<ReluGroupNormFunc
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                std::int64_t groups, double eps) {
     const torch::Tensor x = channels_last(x_any);
-    const Normalizer stats = group_statistics(x, groups, eps);
-    ctx->save_for_backward({x, weight, stats_tensor(stats.mean), stats_tensor(stats.rstd)});
+    const Shape s = shape_of(x);
+    Normalizer stats{std::vector<double>(s.n * s.c), std::vector<double>(s.n * s.c)};
+    torch::Tensor y = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
+    const std::vector<double> w = to_vector(weight);
+    const std::vector<double> b = to_vector(bias);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_group_norm_forward", [&] {
+      with_channel_count(s.c, [&](auto channels) {
+        group_norm_forward<scalar_t, channels()>(x.data_ptr<scalar_t>(), s, groups, eps, w, b,
+                                                 stats, y.data_ptr<scalar_t>());
+      });
+    });
+    ctx->save_for_backward({x, weight});
+    save_statistics(ctx, stats);
     ctx->saved_data["groups"] = groups;
-    return run_forward(x, weight, bias, stats);
+    return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor& x = saved[0];
     const torch::Tensor& weight = saved[1];
+    const Normalizer stats = saved_statistics(ctx);
     const std::int64_t groups = ctx->saved_data["groups"].toInt();
+    const torch::Tensor dy = channels_last(grad_outputs[0]);
     const Shape s = shape_of(x);
-    const std::int64_t per_group = s.c / groups;
-    // Sums over the channels of each (example, group), broadcast back to those channels.
-    const auto over_group = [&](std::vector<double>& v) {
-      for (std::int64_t n = 0; n < s.n; ++n) {
-        for (std::int64_t g = 0; g < groups; ++g) {
-          double total = 0.0;
-          for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c)
-            total += v[n * s.c + c];
-          for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) v[n * s.c + c] = total;
-        }
-      }
-    };
-    const Gradients grads =
-        run_backward(grad_outputs[0], x, weight, stats_from(saved[2], saved[3]),
-                     static_cast<double>(per_group * s.hw), /*batch_statistics=*/true, over_group);
+    const std::vector<double> w = to_vector(weight);
+    std::vector<double> dy_xhat;
+    std::vector<double> dy_sum;
+    torch::Tensor dx = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_group_norm_backward", [&] {
+      with_channel_count(s.c, [&](auto channels) {
+        group_norm_backward<scalar_t, channels()>(dy.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
+                                                  s, groups, w, stats, dy_xhat, dy_sum,
+                                                  dx.data_ptr<scalar_t>());
+      });
+    });
+    // Parameter gradients: the per-example sums added up over the batch, in example order.
+    std::vector<double> dweight(s.c, 0.0);
+    std::vector<double> dbias(s.c, 0.0);
+    for (std::int64_t i = 0; i < s.n * s.c; ++i) {
+      dweight[i % s.c] += dy_xhat[i];
+      dbias[i % s.c] += dy_sum[i];
+    }
     const torch::TensorOptions options = weight.options();
-    return {grads.dx, to_tensor(grads.dweight, options), to_tensor(grads.dbias, options),
-            torch::Tensor(), torch::Tensor()};
+    return {dx, to_tensor(dweight, options), to_tensor(dbias, options), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -421,7 +539,8 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
         stats.rstd[i] = 1.0 / std::sqrt(var[i % s.c] + eps);
       }
     }
-    ctx->save_for_backward({x, weight, stats_tensor(stats.mean), stats_tensor(stats.rstd)});
+    ctx->save_for_backward({x, weight});
+    save_statistics(ctx, stats);
     ctx->saved_data["training"] = training;
     return run_forward(x, weight, bias, stats);
   }
@@ -432,7 +551,7 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
     const torch::Tensor& weight = saved[1];
     const bool training = ctx->saved_data["training"].toBool();
     const Shape s = shape_of(x);
-    const Gradients grads = run_backward(grad_outputs[0], x, weight, stats_from(saved[2], saved[3]),
+    const Gradients grads = run_backward(grad_outputs[0], x, weight, saved_statistics(ctx),
                                          static_cast<double>(s.n * s.hw), training,
                                          [&](std::vector<double>& v) { over_batch(v, s.n, s.c); });
     const torch::TensorOptions options = weight.options();
