@@ -119,7 +119,7 @@ for dir in "${dirs[@]}"; do
 done
 
 # One tab-separated record per run, in the order given:
-# variant, label, label as shown (with the status of an unfinished run), best_train, best_train_epoch, best_test, best_test_epoch, final_test, l1,
+# recipe key, label, label as shown (with the status of an unfinished run), best_train, best_train_epoch, best_test, best_test_epoch, final_test, l1,
 # groups, train_seconds, seed.
 records=()
 for dir in "${dirs[@]}"; do
@@ -129,7 +129,10 @@ for dir in "${dirs[@]}"; do
 
   label=$(json_value "$json" variant_label)
   [ -n "$label" ] || label=$name
-  variant=$(json_value "$json" variant)
+  # --aggregate pools the runs of one recipe: the same configuration but for the seed and
+  # what does not change results (where data and outputs live, device, threads, grid size).
+  variant=$(sed -n '/^  "config": {/,/^  }/p' "$json" |
+    grep -vE '^    "(seed|out|data_dir|device|threads|misclassified)": ' | tr -d ' \n' || true)
   [ -n "$variant" ] || variant=$label
 
   # A run that did not finish says so in its row, so that it is not read as a finished one.

@@ -50,6 +50,22 @@ table "$src/tests/fixtures/report_expected.md" "$runs/bn-l1-0.01" "$runs/ln" "$r
 table "$src/tests/fixtures/report_aggregate_expected.md" --aggregate \
   "$runs/bn-l1-0.01" "$runs/ln" "$runs/gn-8" "$runs/gn-8-seed2"
 
+# Runs that differ in more than the seed (here the learning rate) are separate rows, even with
+# the same label; runs that differ only in where they ran are pooled.
+cp -r "$runs/gn-8-seed2" "$work/gn-8-lr"
+sed -i 's/^    "lr": 0.01,/    "lr": 0.05,/' "$work/gn-8-lr/run.json"
+cp -r "$runs/gn-8-seed2" "$work/gn-8-elsewhere"
+sed -i -E 's/^    "(threads|device)": .*,$/    "\1": 7,/; s#^    "out": .*,$#    "out": "/elsewhere",#' \
+  "$work/gn-8-elsewhere/run.json"
+bash "$report" --aggregate "$runs/gn-8" "$work/gn-8-lr" "$work/gn-8-elsewhere" >"$work/out" 2>&1
+if [ "$(grep -c '^| GN (8 groups) | ' "$work/out")" -eq 2 ] &&
+  grep -q '^| GN (8 groups) | 2 (1, 2) | 39.40% ± 3.11 |' "$work/out"; then
+  echo "ok:   --aggregate pools one recipe's seeds and keeps other recipes apart"
+else
+  fail "--aggregate grouping is wrong:"
+  cat "$work/out"
+fi
+
 # Without the accuracy and time keys in run.json, metrics.csv gives the same row.
 cp -r "$runs/bn-l1-0.01" "$work/bare"
 sed -i -E '/^  "(best_[a-z_]+|final_test_acc|train_seconds)": /d' "$work/bare/run.json"
