@@ -93,6 +93,58 @@ Debian's dataset-fashion-mnist; its own mean 0.2860 and std 0.3530), 20 epochs:
 MD
     scripts/report.sh "${fashion[@]}"
   fi
+  recipe=("$dir"/recipe-sweep/*/)
+  if [ -f "${recipe[0]}run.json" ]; then
+    cat <<MD
+
+## A schedule that reaches 99.45% with every norm
+
+Same network (9,752 parameters), same 20 epochs, batch 128, SGD with momentum 0.9 and ±7°
+rotation; the learning rate follows a one-cycle schedule (\`--scheduler onecycle\`: from
+max-lr / 25 up to \`--max-lr\` over the first 30% of the steps, then cosine annealing down to
+max-lr / 25 / 10⁴), and BN runs without the L1 penalty. Two peaks, three seeds each, in
+\`recipe-sweep/\`: seed 1 first as a pilot, then seeds 2 and 3 (two runs at a time, one thread
+each), with normtrain at commit 91e0113 (later commits sped it up without changing a result:
+their per-step losses and metrics are identical):
+
+\`\`\`sh
+scripts/sweep.sh --jobs 2 --out results/recipe-sweep -- --norm bn,ln,gn --groups 8 \\
+  --scheduler onecycle --max-lr 0.1,0.05 --seed 1 --epochs 20 --data-dir ../shared/data/mnist
+scripts/sweep.sh --jobs 2 --out results/recipe-sweep -- --norm bn,ln,gn --groups 8 \\
+  --scheduler onecycle --max-lr 0.1,0.05 --seed 2,3 --epochs 20 --data-dir ../shared/data/mnist
+\`\`\`
+
+Mean ± sample standard deviation over the seeds (\`scripts/report.sh --aggregate\`):
+
+MD
+    aggregate=$(scripts/report.sh --aggregate "${recipe[@]}")
+    echo "$aggregate"
+    echo
+    # Which peak rates take all three norms to a mean best test accuracy of at least 99.45%.
+    echo "$aggregate" | awk -F' [|] ' '
+      /one-cycle/ {
+        label = $1; sub(/^[|] /, "", label)
+        rate = label; sub(/.*max /, "", rate); sub(/\).*/, "", rate)
+        mean = $3; sub(/%.*/, "", mean)
+        norms[rate]++
+        if (mean + 0 >= 99.45) reached[rate]++
+        else missed[rate] = missed[rate] (missed[rate] == "" ? "" : "; ") label
+      }
+      END {
+        for (rate in norms) {
+          if (reached[rate] == norms[rate])
+            printf "- Peak %s: every norm reaches a mean best test accuracy of 99.45%% or more.\n", rate
+          else
+            printf "- Peak %s: below 99.45%% on average: %s.\n", rate, missed[rate]
+        }
+      }' | sort
+    cat <<MD
+
+Every run (best test accuracy is the highest of the 20 per-epoch test accuracies):
+
+MD
+    scripts/report.sh "${recipe[@]}"
+  fi
   cat <<MD
 
 Each folder holds the run's metrics.csv, steps.csv, run.json, summary.txt, misclassified.png,

@@ -54,7 +54,8 @@ TEST(MaxPool2Relu, TiesGoToTheFirstMaximumLikeStock) {
   // Small integers: most windows hold equal values, often at their maximum.
   torch::manual_seed(2);
   for (std::int64_t channels : {1, 3, 16}) {
-    const torch::Tensor x = channels_last(torch::randint(-2, 3, {4, channels, 6, 8}, torch::kFloat));
+    const torch::Tensor x =
+        channels_last(torch::randint(-2, 3, {4, channels, 6, 8}, torch::kFloat));
     const torch::Tensor dy = channels_last(torch::randn({4, channels, 3, 4}));
     expect_identical(x, dy);
   }
