@@ -101,6 +101,65 @@ void with_channel_count(std::int64_t channels, F f) {
   }
 }
 
+// The four passes over one example's channels-last activations (hw positions of `channels`
+// values each). Per-channel accumulators and coefficients are the caller's small local arrays;
+// with the channel count a compile-time constant at the call site they stay in registers and
+// the channel loops vectorize.
+
+// Sums over the positions of relu(x) and relu(x)^2, per channel.
+template <typename T>
+inline void example_relu_moments(const T* __restrict x, std::int64_t hw, std::int64_t channels,
+                                 T* __restrict sum, T* __restrict sum_sq) {
+  for (std::int64_t p = 0; p < hw; ++p, x += channels) {
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const T r = relu(x[c]);
+      sum[c] += r;
+      sum_sq[c] += r * r;
+    }
+  }
+}
+
+// Sums over the positions of dy * relu(x) and of dy, per channel.
+template <typename T>
+inline void example_gradient_moments(const T* __restrict dy, const T* __restrict x, std::int64_t hw,
+                                     std::int64_t channels, T* __restrict dy_r,
+                                     T* __restrict dy_sum) {
+  for (std::int64_t p = 0; p < hw; ++p, x += channels, dy += channels) {
+    for (std::int64_t c = 0; c < channels; ++c) {
+      dy_r[c] += dy[c] * relu(x[c]);
+      dy_sum[c] += dy[c];
+    }
+  }
+}
+
+// y = relu(x) * scale[c] + shift[c].
+template <typename T>
+inline void example_affine_forward(const T* __restrict x, std::int64_t hw, std::int64_t channels,
+                                   const T* __restrict scale, const T* __restrict shift,
+                                   T* __restrict y) {
+  for (std::int64_t p = 0; p < hw; ++p, x += channels, y += channels) {
+    for (std::int64_t c = 0; c < channels; ++c) y[c] = relu(x[c]) * scale[c] + shift[c];
+  }
+}
+
+// dx = [x > 0] * (dy * k1[c] + x * k3[c] + k2[c]): the input gradient of every normalization
+// here once its per-(example, channel) coefficients are known.
+template <typename T>
+inline void example_affine_backward(const T* __restrict dy, const T* __restrict x, std::int64_t hw,
+                                    std::int64_t channels, const T* __restrict k1,
+                                    const T* __restrict k2, const T* __restrict k3,
+                                    T* __restrict dx) {
+  for (std::int64_t p = 0; p < hw; ++p, x += channels, dy += channels, dx += channels) {
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const T v = dy[c] * k1[c] + x[c] * k3[c] + k2[c];
+      dx[c] = positive(x[c]) * v;
+    }
+  }
+}
+
+// The same passes over the whole batch, parallel over the examples, for BatchNorm, whose
+// statistics span the batch.
+
 // Per (example, channel) sums over the positions of relu(x) and relu(x)^2.
 template <typename T, int kChannels>
 void relu_moments(const T* x, Shape s, std::vector<double>& sum, std::vector<double>& sum_sq) {
@@ -111,14 +170,7 @@ void relu_moments(const T* x, Shape s, std::vector<double>& sum, std::vector<dou
     for (std::int64_t n = begin; n < end; ++n) {
       T a[array_size<kChannels>()] = {};
       T b[array_size<kChannels>()] = {};
-      const T* row = x + n * s.hw * channels;
-      for (std::int64_t p = 0; p < s.hw; ++p, row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          const T r = relu(row[c]);
-          a[c] += r;
-          b[c] += r * r;
-        }
-      }
+      example_relu_moments(x + n * s.hw * channels, s.hw, channels, a, b);
       for (std::int64_t c = 0; c < channels; ++c) {
         sum[n * channels + c] = a[c];
         sum_sq[n * channels + c] = b[c];
@@ -139,14 +191,7 @@ void gradient_moments(const T* dy, const T* x, Shape s, std::vector<double>& dy_
       T a[array_size<kChannels>()] = {};
       T b[array_size<kChannels>()] = {};
       const std::int64_t offset = n * s.hw * channels;
-      const T* x_row = x + offset;
-      const T* dy_row = dy + offset;
-      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, dy_row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          a[c] += dy_row[c] * relu(x_row[c]);
-          b[c] += dy_row[c];
-        }
-      }
+      example_gradient_moments(dy + offset, x + offset, s.hw, channels, a, b);
       for (std::int64_t c = 0; c < channels; ++c) {
         dy_r[n * channels + c] = a[c];
         dy_sum[n * channels + c] = b[c];
@@ -169,17 +214,12 @@ void affine_forward(const T* x, Shape s, const std::vector<double>& scale,
         m[c] = static_cast<T>(shift[n * channels + c]);
       }
       const std::int64_t offset = n * s.hw * channels;
-      const T* x_row = x + offset;
-      T* y_row = y + offset;
-      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, y_row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) y_row[c] = relu(x_row[c]) * k[c] + m[c];
-      }
+      example_affine_forward(x + offset, s.hw, channels, k, m, y + offset);
     }
   });
 }
 
-// dx = [x > 0] * (dy * k1[n, c] + x * k3[n, c] + k2[n, c]), the gradient of every
-// normalization here once its per-(example, channel) coefficients are known.
+// dx from per-(example, channel) coefficients k1, k2, k3.
 template <typename T, int kChannels>
 void affine_backward(const T* dy, const T* x, Shape s, const std::vector<double>& k1,
                      const std::vector<double>& k2, const std::vector<double>& k3, T* dx) {
@@ -195,16 +235,7 @@ void affine_backward(const T* dy, const T* x, Shape s, const std::vector<double>
         d[c] = static_cast<T>(k3[n * channels + c]);
       }
       const std::int64_t offset = n * s.hw * channels;
-      const T* x_row = x + offset;
-      const T* dy_row = dy + offset;
-      T* dx_row = dx + offset;
-      for (std::int64_t p = 0; p < s.hw;
-           ++p, x_row += channels, dy_row += channels, dx_row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          const T v = dy_row[c] * a[c] + x_row[c] * d[c] + b[c];
-          dx_row[c] = positive(x_row[c]) * v;
-        }
-      }
+      example_affine_backward(dy + offset, x + offset, s.hw, channels, a, b, d, dx + offset);
     }
   });
 }
@@ -256,14 +287,7 @@ void group_norm_forward(const T* x, Shape s, std::int64_t groups, double eps,
       const std::int64_t offset = n * s.hw * channels;
       T sum[array_size<kChannels>()] = {};
       T sum_sq[array_size<kChannels>()] = {};
-      const T* row = x + offset;
-      for (std::int64_t p = 0; p < s.hw; ++p, row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          const T r = relu(row[c]);
-          sum[c] += r;
-          sum_sq[c] += r * r;
-        }
-      }
+      example_relu_moments(x + offset, s.hw, channels, sum, sum_sq);
       T scale[array_size<kChannels>()];
       T shift[array_size<kChannels>()];
       for (std::int64_t g = 0; g < groups; ++g) {
@@ -284,11 +308,7 @@ void group_norm_forward(const T* x, Shape s, std::int64_t groups, double eps,
           shift[c] = static_cast<T>(b[c] - mean * k);
         }
       }
-      const T* x_row = x + offset;
-      T* y_row = y + offset;
-      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, y_row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) y_row[c] = relu(x_row[c]) * scale[c] + shift[c];
-      }
+      example_affine_forward(x + offset, s.hw, channels, scale, shift, y + offset);
     }
   });
 }
@@ -309,14 +329,7 @@ void group_norm_backward(const T* dy, const T* x, Shape s, std::int64_t groups,
       const std::int64_t offset = n * s.hw * channels;
       T dy_r[array_size<kChannels>()] = {};
       T dy_total[array_size<kChannels>()] = {};
-      const T* x_row = x + offset;
-      const T* dy_row = dy + offset;
-      for (std::int64_t p = 0; p < s.hw; ++p, x_row += channels, dy_row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          dy_r[c] += dy_row[c] * relu(x_row[c]);
-          dy_total[c] += dy_row[c];
-        }
-      }
+      example_gradient_moments(dy + offset, x + offset, s.hw, channels, dy_r, dy_total);
       T k1[array_size<kChannels>()];
       T k2[array_size<kChannels>()];
       T k3[array_size<kChannels>()];
@@ -340,16 +353,7 @@ void group_norm_backward(const T* dy, const T* x, Shape s, std::int64_t groups,
           k2[c] = static_cast<T>(-rstd * sum_dxhat / count - stats.mean[i] * c3);
         }
       }
-      x_row = x + offset;
-      dy_row = dy + offset;
-      T* dx_row = dx + offset;
-      for (std::int64_t p = 0; p < s.hw;
-           ++p, x_row += channels, dy_row += channels, dx_row += channels) {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          const T v = dy_row[c] * k1[c] + x_row[c] * k3[c] + k2[c];
-          dx_row[c] = positive(x_row[c]) * v;
-        }
-      }
+      example_affine_backward(dy + offset, x + offset, s.hw, channels, k1, k2, k3, dx + offset);
     }
   });
 }
