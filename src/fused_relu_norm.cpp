@@ -247,8 +247,9 @@ struct Normalizer {
   std::vector<double> rstd;  // [n * c], 1 / sqrt(var + eps)
 };
 
-torch::Tensor run_forward(const torch::Tensor& x, const torch::Tensor& weight,
-                          const torch::Tensor& bias, const Normalizer& stats) {
+// BatchNorm's output pass, given its statistics.
+torch::Tensor batch_norm_output(const torch::Tensor& x, const torch::Tensor& weight,
+                                const torch::Tensor& bias, const Normalizer& stats) {
   const Shape s = shape_of(x);
   const std::vector<double> w = to_vector(weight);
   const std::vector<double> b = to_vector(bias);
@@ -358,21 +359,30 @@ void group_norm_backward(const T* dy, const T* x, Shape s, std::int64_t groups,
   });
 }
 
-// The input gradient and the per-(example, channel) parameter gradients, given the statistics.
-// `reduce` says over which (example, channel) cells each normalization's statistics were
-// taken: the same cells share the two sums that enter the input gradient.
+// Sums over the examples of each channel, broadcast back to every example.
+void over_batch(std::vector<double>& v, std::int64_t n, std::int64_t c) {
+  for (std::int64_t channel = 0; channel < c; ++channel) {
+    double total = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) total += v[i * c + channel];
+    for (std::int64_t i = 0; i < n; ++i) v[i * c + channel] = total;
+  }
+}
+
+// BatchNorm's input and parameter gradients, given its statistics. With batch statistics
+// (training) the input gradient also flows through the mean and variance, whose sums span the
+// batch; with running statistics (evaluation) it does not.
 struct Gradients {
   torch::Tensor dx;
   std::vector<double> dweight;  // [c]
   std::vector<double> dbias;    // [c]
 };
 
-template <typename Reduce>
-Gradients run_backward(const torch::Tensor& dy_any, const torch::Tensor& x,
-                       const torch::Tensor& weight, const Normalizer& stats, double count,
-                       bool batch_statistics, Reduce reduce) {
+Gradients batch_norm_gradients(const torch::Tensor& dy_any, const torch::Tensor& x,
+                               const torch::Tensor& weight, const Normalizer& stats,
+                               bool batch_statistics) {
   const torch::Tensor dy = channels_last(dy_any);
   const Shape s = shape_of(x);
+  const double count = static_cast<double>(s.n * s.hw);
   std::vector<double> dy_r;
   std::vector<double> dy_sum;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "relu_norm_gradient_moments", [&] {
@@ -390,15 +400,15 @@ Gradients run_backward(const torch::Tensor& dy_any, const torch::Tensor& x,
     grads.dweight[i % s.c] += dy_xhat[i];
     grads.dbias[i % s.c] += dy_sum[i];
   }
-  // sum(dxhat) and sum(dxhat * xhat) over each normalization's cells, dxhat = dy * weight.
+  // sum(dxhat) and sum(dxhat * xhat) over the batch, dxhat = dy * weight.
   std::vector<double> sum_dxhat(s.n * s.c);
   std::vector<double> sum_dxhat_xhat(s.n * s.c);
   for (std::int64_t i = 0; i < s.n * s.c; ++i) {
     sum_dxhat[i] = w[i % s.c] * dy_sum[i];
     sum_dxhat_xhat[i] = w[i % s.c] * dy_xhat[i];
   }
-  reduce(sum_dxhat);
-  reduce(sum_dxhat_xhat);
+  over_batch(sum_dxhat, s.n, s.c);
+  over_batch(sum_dxhat_xhat, s.n, s.c);
   std::vector<double> k1(s.n * s.c);
   std::vector<double> k2(s.n * s.c);
   std::vector<double> k3(s.n * s.c);
@@ -489,15 +499,6 @@ class ReluGroupNormFunction : public torch::autograd::Function<ReluGroupNormFunc
   }
 };
 
-// Sums over the examples of each channel, broadcast back to every example.
-void over_batch(std::vector<double>& v, std::int64_t n, std::int64_t c) {
-  for (std::int64_t channel = 0; channel < c; ++channel) {
-    double total = 0.0;
-    for (std::int64_t i = 0; i < n; ++i) total += v[i * c + channel];
-    for (std::int64_t i = 0; i < n; ++i) v[i * c + channel] = total;
-  }
-}
-
 class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunction> {
  public:
   // running_mean and running_var are updated in place when `training`.
@@ -546,7 +547,7 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
     ctx->save_for_backward({x, weight});
     save_statistics(ctx, stats);
     ctx->saved_data["training"] = training;
-    return run_forward(x, weight, bias, stats);
+    return batch_norm_output(x, weight, bias, stats);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -554,10 +555,8 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
     const torch::Tensor& x = saved[0];
     const torch::Tensor& weight = saved[1];
     const bool training = ctx->saved_data["training"].toBool();
-    const Shape s = shape_of(x);
-    const Gradients grads = run_backward(grad_outputs[0], x, weight, saved_statistics(ctx),
-                                         static_cast<double>(s.n * s.hw), training,
-                                         [&](std::vector<double>& v) { over_batch(v, s.n, s.c); });
+    const Gradients grads =
+        batch_norm_gradients(grad_outputs[0], x, weight, saved_statistics(ctx), training);
     const torch::TensorOptions options = weight.options();
     return {grads.dx,
             to_tensor(grads.dweight, options),

@@ -15,8 +15,9 @@ struct PoolShape {
   std::int64_t n, c, h, w, out_h, out_w;
 };
 
-PoolShape pool_shape(const torch::Tensor& x) {
-  return {x.size(0), x.size(1), x.size(2), x.size(3), x.size(2) / 2, x.size(3) / 2};
+PoolShape pool_shape(at::IntArrayRef input_size) {
+  return {input_size[0], input_size[1],     input_size[2],
+          input_size[3], input_size[2] / 2, input_size[3] / 2};
 }
 
 // Where each output's gradient goes, saved by the forward pass so that the backward reads neither
@@ -112,7 +113,7 @@ void pool_backward(const T* dy, const T* route, const PoolShape& s, T* dx) {
 class MaxPool2ReluFunction : public torch::autograd::Function<MaxPool2ReluFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x) {
-    const PoolShape s = pool_shape(x);
+    const PoolShape s = pool_shape(x.sizes());
     torch::Tensor y =
         torch::empty({s.n, s.c, s.out_h, s.out_w}, x.options(), at::MemoryFormat::ChannelsLast);
     torch::Tensor route = torch::empty_like(y);
@@ -129,8 +130,7 @@ class MaxPool2ReluFunction : public torch::autograd::Function<MaxPool2ReluFuncti
     const torch::Tensor route = ctx->get_saved_variables()[0];
     const torch::Tensor dy = grad_outputs[0].contiguous(at::MemoryFormat::ChannelsLast);
     const std::vector<std::int64_t> input_size = ctx->saved_data["input_size"].toIntVector();
-    const PoolShape s{input_size[0], input_size[1],     input_size[2],
-                      input_size[3], input_size[2] / 2, input_size[3] / 2};
+    const PoolShape s = pool_shape(input_size);
     torch::Tensor dx = torch::empty(input_size, dy.options(), at::MemoryFormat::ChannelsLast);
     AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "max_pool2_relu_backward", [&] {
       pool_backward<scalar_t>(dy.data_ptr<scalar_t>(), route.data_ptr<scalar_t>(), s,

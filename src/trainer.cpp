@@ -122,7 +122,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     add_l1_subgradient(parameters_, config_.l1);
     optimizer_.step();
 
-    losses.push_back(loss.detach());
+    losses.push_back(loss);  // a value already, without a graph
     nlls.push_back(nll.detach());
     correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
     sizes.push_back(batch.targets.size(0));
