@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Exit statuses are a contract: 0 done, 2 usage error, 1 runtime error; never a crash.
+# Exit statuses are a contract: 0 done, 2 usage error, 1 runtime error, 3 diverged; never a
+# crash.
 # Usage: cli_exit_codes.sh NORMTRAIN_BINARY TINY_DATA_DIR
 set -u
 bin=$1
@@ -36,6 +37,12 @@ expect 2 "--lr" --lr -1
 expect 2 "--l1" --l1 -0.5
 expect 2 "--device" --device tpu
 expect 2 "--epochs" --epochs lots
+expect 2 "--max-lr" --scheduler onecycle --lr 0.05
+expect 2 "--mirror has no effect" --mirror "file://$work" --no-download
+expect 2 "--norm has no effect with --verify-data" --verify-data --norm ln
+expect 2 "contradict" --overwrite --continue
+expect 3 "training diverged at epoch" --norm bn --lr 50 --epochs 3 --limit-train 512 \
+  --limit-test 100 --threads 1 --device cpu --data-dir "$data" --out "$work/diverged"
 expect 1 "not found in $work/nothing-here.*--data-dir" --data-dir "$work/nothing-here" --no-download \
   "${quick[@]}"
 mkdir -p "$work/empty-mirror"

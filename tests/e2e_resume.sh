@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ctrl-C, kill -9 and --resume: an interrupted and resumed run must produce the same metrics
-# as an uninterrupted one, and the same seed twice the same metrics.
+# as an uninterrupted one, and the same seed twice the same metrics; for BatchNorm (running
+# statistics) and with dropout (the generator's state) too.
 # Usage: e2e_resume.sh NORMTRAIN_BINARY TINY_DATA_DIR
 set -euo pipefail
 bin=$1
@@ -47,6 +48,27 @@ status=$(interrupt_after_first_epoch KILL "$work/killed")
 [ "$status" -eq 137 ] || { echo "kill -9 exit status $status, want 137"; exit 1; }
 "$bin" --resume "$work/killed/checkpoint.pt" --quiet
 diff <(results "$work/whole") <(results "$work/killed") || { echo "resumed after kill -9 differs"; exit 1; }
+
+# Every kind of state: BatchNorm's running statistics, dropout's generator, the fused and
+# the stock kernels.
+for variant in "--norm bn" "--norm bn --l1 0.01 --kernels stock" "--norm ln --dropout 0.1" \
+  "--norm gn --groups 8 --dropout 0.1 --kernels stock"; do
+  read -ra extra <<<"$variant"
+  name=$(echo "$variant" | tr -d ' -')
+  args=(--epochs 3 --limit-train 512 --limit-test 200 --threads 1 --seed 5 --device cpu
+    --data-dir "$data" --quiet "${extra[@]}")
+  "$bin" "${args[@]}" --out "$work/$name-whole"
+  status=$(interrupt_after_first_epoch INT "$work/$name-stopped")
+  [ "$status" -eq 130 ] || { echo "$variant: Ctrl-C exit status $status"; exit 1; }
+  [ "$(wc -l <"$work/$name-stopped/metrics.csv")" -lt 4 ] || { echo "$variant: Ctrl-C too late"; exit 1; }
+  "$bin" --resume "$work/$name-stopped" --quiet
+  diff <(results "$work/$name-whole") <(results "$work/$name-stopped") ||
+    { echo "$variant: resumed after Ctrl-C differs"; exit 1; }
+  diff <(cut -d, -f1-5 "$work/$name-whole/steps.csv") <(cut -d, -f1-5 "$work/$name-stopped/steps.csv") ||
+    { echo "$variant: resumed steps.csv differs"; exit 1; }
+done
+args=(--norm gn --groups 4 --epochs 4 --limit-train 512 --limit-test 200 --threads 1 --seed 3
+  --device cpu --data-dir "$data" --quiet)
 
 # Extending a finished run to more epochs, and refusing one with nothing left to do.
 "$bin" --resume "$work/whole" --epochs 5 --quiet
