@@ -1,9 +1,13 @@
 #include "normtrain/cli.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
 #include "normtrain/error.hpp"
@@ -13,14 +17,66 @@ namespace normtrain {
 
 namespace {
 
-// Flags that define what a run computes; a resumed run keeps its saved values.
-constexpr const char* kFixedOnResume[] = {"--norm",       "--groups",     "--l1",
-                                          "--batch-size", "--lr",         "--momentum",
-                                          "--dropout",    "--seed",       "--limit-train",
-                                          "--limit-test", "--out",        "--verify-data",
-                                          "--kernels",    "--dataset",    "--scheduler",
-                                          "--step-size",  "--gamma",      "--max-lr",
-                                          "--pct-start",  "--div-factor", "--final-div-factor"};
+// Flags a resumed run cannot take besides its identity: they choose or replace the run.
+constexpr const char* kRunChoiceFlags[] = {"--out", "--verify-data", "--overwrite", "--continue",
+                                           "--dry-run"};
+
+bool fixed_on_resume(const std::string& flag) {
+  const std::vector<std::string>& identity = identity_flag_names();
+  return std::find(identity.begin(), identity.end(), flag) != identity.end() ||
+         std::find(std::begin(kRunChoiceFlags), std::end(kRunChoiceFlags), flag) !=
+             std::end(kRunChoiceFlags);
+}
+
+// The options --resume may change, for its error message: every option not fixed on resume.
+std::string changeable_on_resume(const CLI::App& app) {
+  std::vector<std::string> flags;
+  for (const CLI::Option* option : app.get_options()) {
+    const std::string name = option->get_name(false, true);
+    if (name.rfind("--", 0) != 0 || fixed_on_resume(name) || name == "--resume" ||
+        name == "--help" || name == "--version") {
+      continue;
+    }
+    flags.push_back(name);
+  }
+  return fmt::format("{}", fmt::join(flags, ", "));
+}
+
+// Options that only make sense together: a flag given must take effect, or be refused here.
+void check_flag_combinations(const CLI::App& app, const TrainConfig& config) {
+  if (app.count("--verify-data") > 0) {
+    for (const CLI::Option* option : app.get_options()) {
+      const std::string name = option->get_name(false, true);
+      if (option->count() > 0 && name != "--verify-data" && name != "--data-dir" &&
+          name != "--dataset" && name != "--quiet") {
+        throw UsageError(fmt::format(
+            "{} has no effect with --verify-data, which only checks the files in --data-dir "
+            "(it takes --data-dir, --dataset and --quiet)",
+            name));
+      }
+    }
+  }
+  if (app.count("--mirror") > 0 && app.count("--no-download") > 0) {
+    throw UsageError("--mirror has no effect with --no-download; drop one of them");
+  }
+  if (app.count("--overwrite") > 0 && app.count("--continue") > 0) {
+    throw UsageError(
+        "--overwrite and --continue contradict each other: --overwrite replaces the run in "
+        "--out, --continue carries it on");
+  }
+  if (app.count("--lr") > 0 && config.schedule.kind == SchedulerKind::kOneCycle) {
+    throw UsageError(
+        "--lr has no effect with --scheduler onecycle, whose rates come from --max-lr (with "
+        "--div-factor and --final-div-factor); give --max-lr instead");
+  }
+  const bool cuda = config.device.rfind("cuda", 0) == 0;
+  if (app.count("--kernels") > 0 && config.fused_kernels && cuda) {
+    throw UsageError(
+        "--kernels fused has no effect with --device " + config.device +
+        ": the fused kernels are CPU kernels, and on CUDA LibTorch's own operators run; drop "
+        "--kernels or use --device cpu");
+  }
+}
 
 template <typename T>
 std::optional<T> given(const CLI::App& app, const std::string& flag, const T& value) {
@@ -108,7 +164,16 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   app.add_option("--misclassified", config.misclassified,
                  "Wrongly classified test images to show in misclassified.png")
       ->capture_default_str();
-  app.add_option("--out", config.out_dir, "Output folder [default: runs/<variant>]");
+  app.add_option("--out", config.out_dir,
+                 "Output folder [default: runs/<variant>, plus -seed-N for a seed other than 1]");
+  app.add_flag("--overwrite",
+               "When --out already holds a run, delete its files first, then train afresh");
+  app.add_flag("--continue",
+               "When --out already holds a run of this same configuration, resume it (or skip "
+               "it when complete) instead of refusing");
+  app.add_flag("--dry-run", config.dry_run,
+               "Say what this command would do with --out (start, resume, extend, skip or "
+               "refuse) and exit without training");
   app.add_flag("--quiet", config.quiet, "Print only warnings and errors");
   std::string resume_path;
   app.add_option("--resume", resume_path,
@@ -188,6 +253,9 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
     if (eval_command->count("--data-dir") > 0) eval.data_dir = eval_data_dir;
     if (eval_command->count("--limit-test") > 0) eval.limit_test = eval_limit_test;
     eval.download = eval_command->count("--no-download") == 0;
+    if (!eval.download && eval_command->count("--mirror") > 0) {
+      throw UsageError("--mirror has no effect with --no-download; drop one of them");
+    }
     validate_device_and_threads(eval.device, eval.threads);
     if (eval_limit_test < 0) {
       throw UsageError("--limit-test must be 0 (all) or more");
@@ -201,14 +269,20 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   config.download = app.count("--no-download") == 0;
   config.fused_kernels = kernels == "fused";
 
+  config.existing_run = app.count("--overwrite") > 0  ? ExistingRunPolicy::kOverwrite
+                        : app.count("--continue") > 0 ? ExistingRunPolicy::kContinue
+                                                      : ExistingRunPolicy::kRefuse;
+  config.schedule.kind = *scheduler_from_flag(scheduler_flag);
+  check_flag_combinations(app, config);
+
   if (app.count("--resume") > 0) {
-    for (const char* flag : kFixedOnResume) {
-      if (app.count(flag) > 0) {
+    for (const CLI::Option* option : app.get_options()) {
+      const std::string flag = option->get_name(false, true);
+      if (option->count() > 0 && fixed_on_resume(flag)) {
         throw UsageError(fmt::format(
             "{} cannot be given with --resume: a resumed run keeps its saved configuration "
-            "(only --epochs, --threads, --device, --data-dir, --misclassified, --quiet, "
-            "--mirror and --no-download may change)",
-            flag));
+            "(only {} may change)",
+            flag, changeable_on_resume(app)));
       }
     }
     ResumeRequest request;
@@ -228,7 +302,6 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   if (app.count("--groups") > 0 && config.norm != NormKind::kGroup) {
     throw UsageError(fmt::format("--groups applies only to --norm gn, not --norm {}", norm_flag));
   }
-  config.schedule.kind = *scheduler_from_flag(scheduler_flag);
   const auto require_scheduler = [&](const char* flag, SchedulerKind kind) {
     if (app.count(flag) > 0 && config.schedule.kind != kind) {
       throw UsageError(fmt::format("{} applies only to --scheduler {}", flag, to_flag(kind)));

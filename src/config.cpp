@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iterator>
 #include <utility>
 
@@ -27,7 +28,105 @@ bool is_device_spec(const std::string& device) {
                      [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// One option of a run's identity: its flag, and its value in a configuration, or nullopt where
+// the option does not apply to it.
+struct IdentityOption {
+  const char* flag;
+  std::function<std::optional<std::string>(const TrainConfig&)> value;
+};
+
+template <typename T>
+std::optional<std::string> always(const T& value) {
+  return fmt::format("{}", value);
+}
+
+std::optional<std::string> under(const TrainConfig& config, SchedulerKind kind, double value) {
+  if (config.schedule.kind != kind) return std::nullopt;
+  return fmt::format("{}", value);
+}
+
+// The one list of what makes a run: the command line's resume rules, the sweep's notion of
+// "the same run" and the comparison of a folder's saved run all read it.
+const std::vector<IdentityOption>& identity_options() {
+  static const std::vector<IdentityOption> options = {
+      {"--dataset", [](const TrainConfig& c) { return always(dataset_info(c.dataset).flag); }},
+      {"--norm", [](const TrainConfig& c) { return always(to_flag(c.norm)); }},
+      {"--groups",
+       [](const TrainConfig& c) {
+         return c.norm == NormKind::kGroup ? always(c.groups) : std::nullopt;
+       }},
+      {"--l1", [](const TrainConfig& c) { return always(c.l1); }},
+      {"--batch-size", [](const TrainConfig& c) { return always(c.batch_size); }},
+      {"--lr",
+       [](const TrainConfig& c) {
+         // One-cycle takes its rates from --max-lr; --lr plays no part there.
+         return c.schedule.kind == SchedulerKind::kOneCycle ? std::nullopt : always(c.lr);
+       }},
+      {"--momentum", [](const TrainConfig& c) { return always(c.momentum); }},
+      {"--scheduler", [](const TrainConfig& c) { return always(to_flag(c.schedule.kind)); }},
+      {"--step-size",
+       [](const TrainConfig& c) {
+         return c.schedule.kind == SchedulerKind::kStep ? always(c.schedule.step_size)
+                                                        : std::nullopt;
+       }},
+      {"--gamma",
+       [](const TrainConfig& c) { return under(c, SchedulerKind::kStep, c.schedule.gamma); }},
+      {"--max-lr",
+       [](const TrainConfig& c) { return under(c, SchedulerKind::kOneCycle, c.schedule.max_lr); }},
+      {"--pct-start",
+       [](const TrainConfig& c) {
+         return under(c, SchedulerKind::kOneCycle, c.schedule.pct_start);
+       }},
+      {"--div-factor",
+       [](const TrainConfig& c) {
+         return under(c, SchedulerKind::kOneCycle, c.schedule.div_factor);
+       }},
+      {"--final-div-factor",
+       [](const TrainConfig& c) {
+         return under(c, SchedulerKind::kOneCycle, c.schedule.final_div_factor);
+       }},
+      {"--dropout", [](const TrainConfig& c) { return always(c.dropout); }},
+      {"--seed", [](const TrainConfig& c) { return always(c.seed); }},
+      {"--kernels",
+       [](const TrainConfig& c) { return always(c.fused_kernels ? "fused" : "stock"); }},
+      {"--limit-train", [](const TrainConfig& c) { return always(c.limit_train); }},
+      {"--limit-test", [](const TrainConfig& c) { return always(c.limit_test); }},
+  };
+  return options;
+}
+
 }  // namespace
+
+std::vector<IdentityFlag> identity_flags(const TrainConfig& config) {
+  std::vector<IdentityFlag> flags;
+  for (const IdentityOption& option : identity_options()) {
+    if (auto value = option.value(config)) flags.push_back({option.flag, std::move(*value)});
+  }
+  return flags;
+}
+
+const std::vector<std::string>& identity_flag_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all;
+    for (const IdentityOption& option : identity_options()) all.emplace_back(option.flag);
+    return all;
+  }();
+  return names;
+}
+
+std::vector<std::string> identity_differences(const TrainConfig& saved,
+                                              const TrainConfig& requested) {
+  std::vector<std::string> differences;
+  for (const IdentityOption& option : identity_options()) {
+    const std::optional<std::string> was = option.value(saved);
+    const std::optional<std::string> now = option.value(requested);
+    if (was != now) {
+      differences.push_back(fmt::format("{} {} (saved) vs {} (requested)", option.flag,
+                                        was.value_or("unset"), now.value_or("unset")));
+    }
+  }
+  return differences;
+}
 
 std::string to_flag(NormKind norm) {
   switch (norm) {
@@ -141,6 +240,30 @@ TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request
   return saved;
 }
 
+std::vector<std::string> design_warnings(const TrainConfig& config, std::int64_t train_examples) {
+  std::vector<std::string> warnings;
+  if (config.norm == NormKind::kInstance) {
+    warnings.push_back(
+        "--norm in cannot learn on this network: the last instance norm makes each channel's "
+        "spatial mean exactly its beta for every image, so the global average pool after it "
+        "passes nothing that depends on the input and test accuracy stays at chance (about "
+        "10%)");
+  }
+  if (train_examples > 0 && config.batch_size > train_examples) {
+    warnings.push_back(fmt::format(
+        "--batch-size {} is larger than the {} training images: each epoch is a single step "
+        "over all {} (full-batch gradient descent), not the minibatch SGD the flag suggests",
+        config.batch_size, train_examples, train_examples));
+  }
+  if (config.norm == NormKind::kBatch && config.batch_size == 1) {
+    warnings.push_back(
+        "--norm bn with --batch-size 1 normalizes each image by its own statistics while "
+        "training but by running averages over images at test time, so test accuracy can be "
+        "far below training accuracy; --norm gn or ln do not depend on the batch");
+  }
+  return warnings;
+}
+
 std::string variant_slug(const TrainConfig& config) {
   std::string slug = to_flag(config.norm);
   if (config.dataset != DatasetKind::kMnist) slug = dataset_info(config.dataset).flag + "-" + slug;
@@ -185,7 +308,10 @@ std::string variant_label(const TrainConfig& config) {
 }
 
 std::string resolved_out_dir(const TrainConfig& config) {
-  return config.out_dir.empty() ? "runs/" + variant_slug(config) : config.out_dir;
+  if (!config.out_dir.empty()) return config.out_dir;
+  std::string dir = "runs/" + variant_slug(config);
+  if (config.seed != 1) dir += fmt::format("-seed-{}", config.seed);
+  return dir;
 }
 
 }  // namespace normtrain

@@ -10,6 +10,7 @@
 #include "normtrain/error.hpp"
 #include "normtrain/evaluation_report.hpp"
 #include "normtrain/file_io.hpp"
+#include "normtrain/folder_lock.hpp"
 #include "normtrain/mnist.hpp"
 #include "normtrain/torch_errors.hpp"
 #include "normtrain/trained_model.hpp"
@@ -33,6 +34,8 @@ void run_eval(const EvalRequest& request, std::ostream& out) {
     if (out_dir.empty()) out_dir = trained.checkpoint.parent_path();
     if (out_dir.empty()) out_dir = ".";
     ensure_writable_dir(out_dir, "--out");
+    // eval rewrites report files in the folder: no run may be writing there meanwhile.
+    const FolderLock lock(out_dir);
 
     prepare_data(config);
     const DatasetInfo& dataset = dataset_info(config.dataset);

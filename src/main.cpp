@@ -19,6 +19,8 @@ namespace {
 
 constexpr int kExitRuntimeError = 1;
 constexpr int kExitUsageError = 2;
+// The run worked, the model did not: training diverged (a non-finite loss or parameter).
+constexpr int kExitDiverged = 3;
 
 void configure_logging(bool quiet) {
   // Logs go to stderr so that stdout stays clean for output other programs read.
@@ -55,9 +57,17 @@ int main(int argc, char** argv) {
       if (config.verify_data) {
         return normtrain::verify_data(config, std::cout) ? 0 : kExitRuntimeError;
       }
-      outcome = normtrain::run_training(config);
+      outcome = normtrain::run_training(config, std::cout);
     }
-    return outcome == normtrain::RunOutcome::kInterrupted ? normtrain::kExitInterrupted : 0;
+    switch (outcome) {
+      case normtrain::RunOutcome::kCompleted:
+        return 0;
+      case normtrain::RunOutcome::kInterrupted:
+        return normtrain::kExitInterrupted;
+      case normtrain::RunOutcome::kDiverged:
+        return kExitDiverged;
+    }
+    return 0;
   } catch (const normtrain::Error& error) {
     fmt::print(stderr, "normtrain: error: {}\n", error.what());
     return error.kind() == normtrain::ErrorKind::kUsage ? kExitUsageError : kExitRuntimeError;

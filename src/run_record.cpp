@@ -27,7 +27,7 @@ void record_epoch(RunRecord& record, const EpochMetrics& epoch) {
 }
 
 std::string to_json_text(const RunRecord& r) {
-  const nlohmann::json json = {
+  nlohmann::json json = {
       {"variant", r.variant},
       {"variant_label", r.variant_label},
       {"status", r.status},
@@ -50,6 +50,10 @@ std::string to_json_text(const RunRecord& r) {
       {"train_seconds", r.train_seconds},
       {"total_seconds", r.total_seconds},
   };
+  if (r.status == "diverged") {
+    json["diverged"] = {
+        {"epoch", r.diverged_epoch}, {"step", r.diverged_step}, {"reason", r.diverged_reason}};
+  }
   return json.dump(2) + "\n";
 }
 
@@ -74,6 +78,13 @@ void RunRecorder::finish(const std::string& status) {
   record_.status = status;
   record_.finished_at = utc_timestamp();
   write();
+}
+
+void RunRecorder::finish_diverged(int epoch, std::int64_t step, const std::string& reason) {
+  record_.diverged_epoch = epoch;
+  record_.diverged_step = step;
+  record_.diverged_reason = reason;
+  finish("diverged");
 }
 
 void RunRecorder::write() {

@@ -1,6 +1,9 @@
 #include "normtrain/trainer.hpp"
 
 #include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
 
 #include "normtrain/batches.hpp"
 #include "normtrain/lr_schedule.hpp"
@@ -10,6 +13,33 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The model's state that a diverging step can break: its parameters and its floating-point
+// buffers (BatchNorm's running statistics, which a test pass uses).
+std::vector<torch::Tensor> model_state(const NormNet& model) {
+  std::vector<torch::Tensor> state = model->parameters();
+  for (const torch::Tensor& buffer : model->buffers()) {
+    if (buffer.is_floating_point()) state.push_back(buffer);
+  }
+  return state;
+}
+
+// Sum of every value: not finite exactly when some value is not (or when they are so large
+// that the sum overflows, which is divergence too). One small reduction per tensor.
+torch::Tensor state_sum(const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor sum = state.front().sum();
+  for (std::size_t i = 1; i < state.size(); ++i) sum = sum + state[i].sum();
+  return sum;
+}
+
+// The reason a step with this loss and state sum diverged.
+std::string divergence_reason(double loss, double state_sum) {
+  if (std::isnan(loss)) return "loss nan";
+  if (std::isinf(loss)) return fmt::format("loss {}", loss);
+  return fmt::format("a parameter or running statistic became {}",
+                     std::isnan(state_sum) ? "nan" : "inf");
 }
 
 }  // namespace
@@ -83,6 +113,7 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
     : model_(std::move(model)),
       config_(config),
       parameters_(model_->parameters()),
+      state_(model_state(model_)),
       optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {}
 
 EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
@@ -100,7 +131,31 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> losses;
   std::vector<torch::Tensor> nlls;
   std::vector<torch::Tensor> correct;
+  std::vector<torch::Tensor> state_sums;
   std::vector<std::int64_t> sizes;
+  const std::int64_t check_every =
+      model_->parameters().front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
+  std::int64_t checked = 0;  // steps [0, checked) are known to be finite
+  // The first step in [checked, upto) whose loss or parameters are not finite, if any.
+  const auto find_divergence = [&](std::int64_t upto) -> std::optional<Divergence> {
+    const torch::Tensor step_losses =
+        torch::stack(std::vector<torch::Tensor>(losses.begin() + checked, losses.begin() + upto))
+            .to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor step_sums =
+        torch::stack(
+            std::vector<torch::Tensor>(state_sums.begin() + checked, state_sums.begin() + upto))
+            .to(torch::kCPU, torch::kFloat64);
+    const auto loss_at = step_losses.accessor<double, 1>();
+    const auto sum_at = step_sums.accessor<double, 1>();
+    for (std::int64_t j = 0; j < upto - checked; ++j) {
+      if (!std::isfinite(loss_at[j]) || !std::isfinite(sum_at[j])) {
+        return Divergence{epoch, (epoch - 1) * batch_count + checked + j + 1,
+                          divergence_reason(loss_at[j], sum_at[j])};
+      }
+    }
+    checked = upto;
+    return std::nullopt;
+  };
   losses.reserve(batch_count);
   nlls.reserve(batch_count);
   correct.reserve(batch_count);
@@ -125,7 +180,15 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     losses.push_back(loss);  // a value already, without a graph
     nlls.push_back(nll.detach());
     correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
+    state_sums.push_back(state_sum(state_));
     sizes.push_back(batch.targets.size(0));
+    if ((i + 1) % check_every == 0 || i + 1 == batch_count) {
+      if (auto divergence = find_divergence(i + 1)) {
+        EpochResult diverged;
+        diverged.divergence = std::move(divergence);
+        return diverged;
+      }
+    }
     if (on_batch) on_batch(i + 1, batch_count);
   }
   const torch::Tensor loss_values = torch::stack(losses).to(torch::kCPU, torch::kFloat64);
@@ -153,6 +216,14 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   const auto test_start = std::chrono::steady_clock::now();
   result.test = evaluate(model_, test);
   const EvalResult& tested = result.test;
+  if (!std::isfinite(tested.loss)) {
+    // Training stayed finite, yet the trained model is not: divergence all the same.
+    EpochResult diverged;
+    diverged.divergence =
+        Divergence{epoch, (epoch - 1) * batch_count + batch_count,
+                   fmt::format("test loss {}", std::isnan(tested.loss) ? "nan" : "inf")};
+    return diverged;
+  }
   EpochMetrics& m = result.metrics;
   m.epoch = epoch;
   m.train_loss = loss_sum / static_cast<double>(seen);

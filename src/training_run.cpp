@@ -2,9 +2,12 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
+#include <ostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <spdlog/version.h>
 #include <torch/torch.h>
@@ -18,11 +21,13 @@
 #include "normtrain/error.hpp"
 #include "normtrain/evaluation_report.hpp"
 #include "normtrain/file_io.hpp"
+#include "normtrain/folder_lock.hpp"
 #include "normtrain/interrupt.hpp"
 #include "normtrain/metrics_csv.hpp"
 #include "normtrain/mnist.hpp"
 #include "normtrain/model.hpp"
 #include "normtrain/model_summary.hpp"
+#include "normtrain/run_folder.hpp"
 #include "normtrain/run_record.hpp"
 #include "normtrain/torch_errors.hpp"
 #include "normtrain/trainer.hpp"
@@ -54,7 +59,6 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   const int threads = apply_thread_count(config.threads);
   const torch::Device device = resolve_device(config.device);
   const std::filesystem::path out_dir = resolved_out_dir(config);
-  ensure_writable_dir(out_dir, "--out");
 
   prepare_data(config);
   const MnistSplit train_split =
@@ -70,6 +74,9 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   spdlog::info("{}: {} {} training and {} test images from {} on {} ({} thread{})",
                variant_label(config), train_data.size(), dataset.title, test_data.size(),
                config.data_dir, device.str(), threads, threads == 1 ? "" : "s");
+  for (const std::string& warning : design_warnings(config, train_data.size())) {
+    spdlog::warn("{}", warning);
+  }
 
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
@@ -121,6 +128,15 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
               observer->on_batch_end(epoch, batch, batches);
           },
           interrupt_requested);
+      if (result.divergence) {
+        const Divergence& diverged = *result.divergence;
+        recorder.finish_diverged(diverged.epoch, diverged.step, diverged.reason);
+        spdlog::error(
+            "training diverged at epoch {}, step {} ({}); try a lower --lr. Epochs 1 to {} "
+            "are kept in {}",
+            diverged.epoch, diverged.step, diverged.reason, epoch - 1, out_dir.string());
+        return RunOutcome::kDiverged;
+      }
       if (result.interrupted) {
         recorder.finish("interrupted");
         spdlog::warn(
@@ -152,34 +168,100 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   return RunOutcome::kCompleted;
 }
 
+// Locks the run folder (creating it if needed) for as long as the returned lock lives.
+std::unique_ptr<FolderLock> lock_run_folder(const std::filesystem::path& dir) {
+  ensure_writable_dir(dir, "--out");
+  return std::make_unique<FolderLock>(dir);
+}
+
+// Continues the run whose checkpoint is `checkpoint` under the request, its folder locked.
+RunOutcome resume_locked(const std::filesystem::path& checkpoint, const ResumeRequest& request,
+                         const std::optional<TrainConfig>& expected) {
+  const CheckpointInfo saved = read_checkpoint_info(checkpoint);
+  if (expected) {
+    // run.json said this is the requested run; its checkpoint must say so too.
+    const std::vector<std::string> differences = identity_differences(saved.config, *expected);
+    if (!differences.empty()) {
+      throw UsageError(fmt::format("{} holds a checkpoint of a different run: {}",
+                                   checkpoint.string(), fmt::join(differences, "; ")));
+    }
+  }
+  if (request.epochs && *request.epochs != saved.config.epochs &&
+      saved.config.schedule.kind == SchedulerKind::kOneCycle) {
+    throw UsageError(fmt::format(
+        "--epochs cannot change on --resume of a --scheduler onecycle run: its learning rate "
+        "depends on the total number of epochs ({}), so past epochs would no longer fit",
+        saved.config.epochs));
+  }
+  TrainConfig config = apply_resume_request(saved.config, request);
+  // The run lives where its checkpoint is now, even if its folder was moved.
+  config.out_dir = checkpoint.parent_path().empty() ? "." : checkpoint.parent_path().string();
+  validate(config);
+  if (saved.epoch >= config.epochs) {
+    throw UsageError(fmt::format(
+        "--resume {}: the run already has {} of {} epochs; pass --epochs with a larger number "
+        "to continue it",
+        request.path, saved.epoch, config.epochs));
+  }
+  return train(config, ResumePoint{checkpoint, saved.epoch});
+}
+
+// The --resume request that carries `config`'s environment over to the run saved in its
+// folder: what --continue does with an unfinished run of the same configuration.
+ResumeRequest continuation_of(const TrainConfig& config, const std::filesystem::path& dir) {
+  ResumeRequest request;
+  request.path = dir.string();
+  request.epochs = config.epochs;
+  request.threads = config.threads;
+  request.device = config.device;
+  request.data_dir = config.data_dir;
+  request.misclassified = config.misclassified;
+  request.quiet = config.quiet;
+  request.download = config.download;
+  request.mirror = config.mirror;
+  return request;
+}
+
 }  // namespace
 
-RunOutcome run_training(const TrainConfig& config) {
-  return with_torch_errors([&] { return train(config, std::nullopt); });
+RunOutcome run_training(const TrainConfig& config, std::ostream& out) {
+  return with_torch_errors([&] {
+    // Decided before anything is created or locked, so that a refusal touches nothing.
+    RunPlan plan = plan_run(config);
+    if (config.dry_run) {
+      out << fmt::format("{}: {}\n", to_string(plan.action), plan.detail);
+      return RunOutcome::kCompleted;
+    }
+    const auto lock = lock_run_folder(plan.dir);
+    // Again, now that no other normtrain can change the folder.
+    plan = plan_run(config);
+    switch (plan.action) {
+      case RunAction::kSkip:
+        spdlog::info("skipped: {}", plan.detail);
+        return RunOutcome::kCompleted;
+      case RunAction::kDiverged:
+        spdlog::error("not trained again: {}", plan.detail);
+        return RunOutcome::kDiverged;
+      case RunAction::kResume:
+      case RunAction::kExtend:
+        return resume_locked(find_checkpoint(plan.dir), continuation_of(config, plan.dir), config);
+      case RunAction::kOverwrite:
+        spdlog::info("--overwrite: deleting the run in {}", plan.dir.string());
+        remove_run_files(plan.dir);
+        break;
+      case RunAction::kStart:
+        break;
+    }
+    return train(config, std::nullopt);
+  });
 }
 
 RunOutcome resume_training(const ResumeRequest& request) {
   return with_torch_errors([&] {
     const std::filesystem::path checkpoint = find_checkpoint(request.path);
-    const CheckpointInfo saved = read_checkpoint_info(checkpoint);
-    if (request.epochs && *request.epochs != saved.config.epochs &&
-        saved.config.schedule.kind == SchedulerKind::kOneCycle) {
-      throw UsageError(fmt::format(
-          "--epochs cannot change on --resume of a --scheduler onecycle run: its learning rate "
-          "depends on the total number of epochs ({}), so past epochs would no longer fit",
-          saved.config.epochs));
-    }
-    TrainConfig config = apply_resume_request(saved.config, request);
-    // The run lives where its checkpoint is now, even if its folder was moved.
-    config.out_dir = checkpoint.parent_path().empty() ? "." : checkpoint.parent_path().string();
-    validate(config);
-    if (saved.epoch >= config.epochs) {
-      throw UsageError(fmt::format(
-          "--resume {}: the run already has {} of {} epochs; pass --epochs with a larger number "
-          "to continue it",
-          request.path, saved.epoch, config.epochs));
-    }
-    return train(config, ResumePoint{checkpoint, saved.epoch});
+    const auto lock =
+        lock_run_folder(checkpoint.parent_path().empty() ? "." : checkpoint.parent_path());
+    return resume_locked(checkpoint, request, std::nullopt);
   });
 }
 

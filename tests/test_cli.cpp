@@ -189,5 +189,40 @@ TEST(Cli, HelpAndVersionPrintAndStop) {
   EXPECT_EQ(printed.rfind("normtrain ", 0), 0u);
 }
 
+TEST(Cli, ExistingRunPolicyAndDryRun) {
+  EXPECT_EQ(parse({})->existing_run, ExistingRunPolicy::kRefuse);
+  EXPECT_EQ(parse({"--overwrite"})->existing_run, ExistingRunPolicy::kOverwrite);
+  EXPECT_EQ(parse({"--continue"})->existing_run, ExistingRunPolicy::kContinue);
+  EXPECT_TRUE(parse({"--dry-run"})->dry_run);
+  EXPECT_NE(usage_error_of({"--overwrite", "--continue"}).find("contradict"), std::string::npos);
+  for (const char* flag : {"--overwrite", "--continue", "--dry-run"}) {
+    EXPECT_NE(usage_error_of({"--resume", "x", flag}).find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(Cli, EveryFlagGivenTakesEffectOrIsRefused) {
+  // One-cycle's rates come from --max-lr: a --lr would be ignored.
+  EXPECT_NE(usage_error_of({"--scheduler", "onecycle", "--lr", "0.05"}).find("--max-lr"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse({"--scheduler", "onecycle", "--max-lr", "0.05"}));
+  EXPECT_NE(usage_error_of({"--mirror", "file:///m", "--no-download"}).find("--mirror"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--verify-data", "--norm", "ln"}).find("--norm"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--verify-data", "--out", "x"}).find("--out"), std::string::npos);
+  EXPECT_NO_THROW(parse({"--verify-data", "--data-dir", "d", "--dataset", "fashion-mnist"}));
+  EXPECT_NE(usage_error_of({"--device", "cuda", "--kernels", "fused"}).find("--kernels"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse({"--device", "cuda", "--kernels", "stock"}));
+}
+
+TEST(Cli, ResumeNamesTheFlagsItTakesFromTheOptionTable) {
+  const std::string message = usage_error_of({"--resume", "x", "--seed", "2"});
+  EXPECT_NE(message.find("--seed cannot be given with --resume"), std::string::npos);
+  for (const char* changeable : {"--epochs", "--threads", "--device", "--data-dir", "--quiet"}) {
+    EXPECT_NE(message.find(changeable), std::string::npos) << changeable;
+  }
+  EXPECT_EQ(message.find("--lr,"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace normtrain

@@ -1,6 +1,9 @@
 #include "normtrain/config.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -125,6 +128,77 @@ TEST(Config, NormFlagsRoundTrip) {
     EXPECT_EQ(norm_from_flag(to_flag(norm)), norm);
   }
   EXPECT_FALSE(norm_from_flag("xn").has_value());
+}
+
+TEST(Config, DefaultFolderNamesTheSeedWhenItIsNotOne) {
+  TrainConfig config;
+  config.norm = NormKind::kGroup;
+  EXPECT_EQ(resolved_out_dir(config), "runs/gn-8");
+  config.seed = 2;
+  EXPECT_EQ(resolved_out_dir(config), "runs/gn-8-seed-2");
+  config.out_dir = "elsewhere";
+  EXPECT_EQ(resolved_out_dir(config), "elsewhere");
+}
+
+TEST(Config, IdentityLeavesOutTheEnvironmentAndOptionsThatDoNotApply) {
+  TrainConfig config;
+  std::vector<std::string> flags;
+  for (const IdentityFlag& flag : identity_flags(config)) flags.push_back(flag.flag);
+  for (const char* absent : {"--groups", "--step-size", "--max-lr", "--device", "--threads",
+                             "--data-dir", "--epochs", "--out", "--quiet"}) {
+    EXPECT_EQ(std::count(flags.begin(), flags.end(), absent), 0) << absent;
+  }
+  for (const char* present : {"--norm", "--lr", "--seed", "--batch-size", "--kernels"}) {
+    EXPECT_EQ(std::count(flags.begin(), flags.end(), present), 1) << present;
+  }
+  config.norm = NormKind::kGroup;
+  config.schedule.kind = SchedulerKind::kOneCycle;
+  flags.clear();
+  for (const IdentityFlag& flag : identity_flags(config)) flags.push_back(flag.flag);
+  EXPECT_EQ(std::count(flags.begin(), flags.end(), "--groups"), 1);
+  EXPECT_EQ(std::count(flags.begin(), flags.end(), "--max-lr"), 1);
+  // One-cycle takes no --lr, so a different --lr is not a different run.
+  EXPECT_EQ(std::count(flags.begin(), flags.end(), "--lr"), 0);
+}
+
+TEST(Config, IdentityDifferencesNameEachFlagWithBothValues) {
+  TrainConfig saved;
+  TrainConfig requested = saved;
+  requested.device = "cuda";
+  requested.threads = 7;
+  requested.data_dir = "/elsewhere";
+  requested.quiet = true;
+  requested.misclassified = 3;
+  EXPECT_TRUE(identity_differences(saved, requested).empty());
+  requested.lr = 0.05;
+  requested.seed = 4;
+  const std::vector<std::string> differences = identity_differences(saved, requested);
+  ASSERT_EQ(differences.size(), 2u);
+  EXPECT_EQ(differences[0], "--lr 0.01 (saved) vs 0.05 (requested)");
+  EXPECT_EQ(differences[1], "--seed 1 (saved) vs 4 (requested)");
+  // "1e-2" and "0.01" are the same number, so the same run.
+  TrainConfig l1 = saved;
+  l1.l1 = 1e-2;
+  TrainConfig l1_again = saved;
+  l1_again.l1 = 0.01;
+  EXPECT_TRUE(identity_differences(l1, l1_again).empty());
+}
+
+TEST(Config, DegenerateDesignsAreAnnounced) {
+  TrainConfig config;
+  config.norm = NormKind::kLayer;
+  EXPECT_TRUE(design_warnings(config, 60000).empty());
+  config.norm = NormKind::kInstance;
+  ASSERT_EQ(design_warnings(config, 60000).size(), 1u);
+  EXPECT_NE(design_warnings(config, 60000)[0].find("average pool"), std::string::npos);
+  config.norm = NormKind::kLayer;
+  config.batch_size = 512;
+  ASSERT_EQ(design_warnings(config, 100).size(), 1u);
+  EXPECT_NE(design_warnings(config, 100)[0].find("--batch-size 512"), std::string::npos);
+  config.norm = NormKind::kBatch;
+  config.batch_size = 1;
+  ASSERT_EQ(design_warnings(config, 100).size(), 1u);
+  EXPECT_NE(design_warnings(config, 100)[0].find("running averages"), std::string::npos);
 }
 
 }  // namespace

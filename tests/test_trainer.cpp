@@ -1,5 +1,7 @@
 #include "normtrain/trainer.hpp"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -115,6 +117,69 @@ TEST(Evaluate, CountsMatchPredictions) {
   EXPECT_NEAR(result.accuracy, result.correct / 5.0, 1e-9);
   EXPECT_TRUE((result.confidences > 0).all().item<bool>());
   EXPECT_TRUE((result.confidences <= 1).all().item<bool>());
+}
+
+// The committed subset as device tensors, cut to the first `limit` training images.
+TensorDataset tiny_split(Split split, std::int64_t limit = 0) {
+  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
+                           dataset_info(DatasetKind::kMnist));
+}
+
+TEST(Divergence, AHugeLearningRateStopsTheEpochAtTheFirstNonFiniteStep) {
+  torch::set_num_threads(1);
+  TrainConfig config;
+  config.norm = NormKind::kBatch;
+  config.lr = 1e30;
+  const TensorDataset train = tiny_split(Split::kTrain, 1024);
+  const TensorDataset test = tiny_split(Split::kTest, 100);
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+  std::int64_t callbacks = 0;
+  const EpochResult result =
+      trainer.run_epoch(1, train, test, [&](std::int64_t, std::int64_t) { ++callbacks; });
+  ASSERT_TRUE(result.divergence.has_value());
+  EXPECT_EQ(result.divergence->epoch, 1);
+  EXPECT_GE(result.divergence->step, 1);
+  EXPECT_LE(result.divergence->step, 3);
+  // Stopped at that step: no later batch ran.
+  EXPECT_EQ(callbacks, result.divergence->step - 1);
+  EXPECT_TRUE(result.steps.empty());
+}
+
+// ReLU maps NaN to 0 in some kernels, so a NaN weight need not reach the loss: the parameters
+// themselves are checked too.
+TEST(Divergence, ANonFiniteParameterIsCaughtEvenWhenTheLossStaysFinite) {
+  torch::set_num_threads(1);
+  for (bool fused : {true, false}) {
+    TrainConfig config;
+    config.norm = NormKind::kGroup;
+    config.fused_kernels = fused;
+    const TensorDataset train = tiny_split(Split::kTrain, 256);
+    const TensorDataset test = tiny_split(Split::kTest, 100);
+    torch::manual_seed(config.seed);
+    NormNet model(model_options(config));
+    Trainer trainer(model, config);
+    {
+      torch::NoGradGuard no_grad;
+      model->parameters().front().view(-1)[0] = std::numeric_limits<float>::infinity();
+    }
+    const EpochResult result = trainer.run_epoch(1, train, test);
+    ASSERT_TRUE(result.divergence.has_value()) << "fused " << fused;
+    EXPECT_EQ(result.divergence->step, 1);
+  }
+}
+
+TEST(Divergence, AHealthyEpochReportsNone) {
+  TrainConfig config;
+  const TensorDataset train = tiny_split(Split::kTrain, 256);
+  const TensorDataset test = tiny_split(Split::kTest, 100);
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+  const EpochResult result = trainer.run_epoch(1, train, test);
+  EXPECT_FALSE(result.divergence.has_value());
+  EXPECT_EQ(result.steps.size(), 2u);
 }
 
 }  // namespace

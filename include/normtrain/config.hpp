@@ -15,6 +15,12 @@ namespace normtrain {
 // group, instance (one group per channel) or none at all.
 enum class NormKind { kBatch, kLayer, kGroup, kInstance, kNone };
 
+// What a fresh run does when its --out folder already holds a run: refuse (the default, so
+// that no run is ever silently replaced), remove it first (--overwrite), or carry on with it
+// when it is a run of this same configuration (--continue: skip it when complete, resume it
+// otherwise).
+enum class ExistingRunPolicy { kRefuse, kOverwrite, kContinue };
+
 // Flag spelling of a norm ("bn", "ln", "gn", "in", "none") and back.
 std::string to_flag(NormKind norm);
 std::optional<NormKind> norm_from_flag(const std::string& flag);
@@ -66,6 +72,10 @@ struct TrainConfig {
   int misclassified = 10;
   // No summary, no per-epoch lines, no progress bar.
   bool quiet = false;
+  // What to do when out_dir already holds a run.
+  ExistingRunPolicy existing_run = ExistingRunPolicy::kRefuse;
+  // Only say what the command would do with out_dir (start, resume, skip, ...), then exit.
+  bool dry_run = false;
 };
 
 // `normtrain --resume PATH`: continue a saved run with its saved configuration, changed only
@@ -107,6 +117,26 @@ struct EvalRequest {
   std::string mirror;
 };
 
+// The options that decide what a run computes: its identity. Two runs with the same identity
+// (and epochs) produce the same numbers, whatever the device, threads, data folder or output
+// options; a resumed run keeps them, and a folder holding another identity is another run.
+// Each entry is the option's flag and its value as the command line spells it; options that
+// do not apply to the configuration (--groups without --norm gn, a scheduler's parameters
+// under another scheduler) are left out. --epochs is not among them: a run can be extended.
+struct IdentityFlag {
+  std::string flag;
+  std::string value;
+};
+std::vector<IdentityFlag> identity_flags(const TrainConfig& config);
+
+// Every flag that can be part of a run's identity, whatever the configuration.
+const std::vector<std::string>& identity_flag_names();
+
+// The identity flags whose values differ, each as "--lr 0.01 (saved) vs 0.05 (requested)";
+// empty when both configurations are the same run.
+std::vector<std::string> identity_differences(const TrainConfig& saved,
+                                              const TrainConfig& requested);
+
 // The saved configuration with the request's changes applied.
 TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request);
 
@@ -120,11 +150,17 @@ void validate(const TrainConfig& config);
 // The part of validate() that the predict and eval subcommands share with training.
 void validate_device_and_threads(const std::string& device, int threads);
 
+// Designs that train but cannot learn, or not what they seem, on this network with
+// `train_examples` training images: one sentence each saying why, for the run to print at its
+// start. Empty for a sound design.
+std::vector<std::string> design_warnings(const TrainConfig& config, std::int64_t train_examples);
+
 // Short, file-system-safe name of the variant, e.g. "bn-l1-0.01", "ln", "gn-8".
 std::string variant_slug(const TrainConfig& config);
 // Human name used in legends and tables, e.g. "BN + L1 0.01", "LN", "GN (8 groups)".
 std::string variant_label(const TrainConfig& config);
-// The folder a run writes to: out_dir, or runs/<variant slug> when none was given.
+// The folder a run writes to: out_dir, or runs/<variant slug> when none was given, with
+// "-seed-N" appended when the seed is not 1 (runs/gn-8-seed-2), so that seeds do not share one.
 std::string resolved_out_dir(const TrainConfig& config);
 
 }  // namespace normtrain

@@ -25,7 +25,12 @@ struct RunRecord {
   std::map<std::string, std::string> versions;  // library name -> version
   std::string started_at;                       // UTC, ISO 8601
   std::string finished_at;
-  std::string status = "running";  // running, completed, interrupted
+  std::string status = "running";  // running, completed, interrupted, failed, diverged
+  // Where training diverged (status "diverged"): the epoch, the step over the whole run (as in
+  // steps.csv) and what was not finite.
+  int diverged_epoch = 0;
+  std::int64_t diverged_step = 0;
+  std::string diverged_reason;
   int epochs_completed = 0;
   double best_train_acc = 0.0;
   int best_train_epoch = 0;
@@ -53,6 +58,8 @@ class RunRecorder : public TrainingObserver {
 
   void on_epoch_end(const EpochMetrics& epoch, const std::vector<StepMetrics>& steps) override;
   void finish(const std::string& status);
+  // Marks the run "diverged" at `step` of `epoch`, for `reason`.
+  void finish_diverged(int epoch, std::int64_t step, const std::string& reason);
   const RunRecord& record() const { return record_; }
 
  private:

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -47,12 +49,28 @@ EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batc
 // The predictions in the torch-free form the report writers take.
 TestPredictions to_test_predictions(const EvalResult& result);
 
+// Where and how training diverged: the step's loss or the parameters after it stopped being
+// finite.
+struct Divergence {
+  int epoch = 0;
+  std::int64_t step = 0;  // 1-based over the whole run, as in steps.csv
+  // e.g. "loss inf", "loss nan", "a parameter or running statistic became nan", "test loss nan"
+  std::string reason;
+};
+
+// How often the training loop reads its divergence check off the device: every step on the
+// CPU, where the value is at hand; every this many steps on a GPU, where a read waits for the
+// device, so that a diverged run stops soon without a host sync per step.
+inline constexpr std::int64_t kDeviceDivergenceCheckEvery = 50;
+
 struct EpochResult {
   EpochMetrics metrics;
   std::vector<StepMetrics> steps;
   EvalResult test;  // the end-of-epoch evaluation, predictions included
   // The pass stopped early because stop_requested() said so; nothing else is valid then.
   bool interrupted = false;
+  // The pass stopped early because training diverged; nothing else is valid then.
+  std::optional<Divergence> divergence;
 };
 
 // Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs.
@@ -66,6 +84,9 @@ class Trainer {
   Trainer(NormNet model, const TrainConfig& config);
 
   // One training pass over `train` (shuffled and augmented for `epoch`), then a test pass.
+  // Stops at the first step whose loss, updated parameters or running statistics are not
+  // finite (on a GPU within kDeviceDivergenceCheckEvery steps of it), or after a test pass
+  // whose loss is not, with result.divergence saying where.
   EpochResult run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
                         const BatchCallback& on_batch = {}, const StopCheck& stop_requested = {});
 
@@ -76,6 +97,8 @@ class Trainer {
   NormNet model_;
   TrainConfig config_;
   std::vector<torch::Tensor> parameters_;
+  // Parameters and floating-point buffers, checked for divergence after every step.
+  std::vector<torch::Tensor> state_;
   torch::optim::SGD optimizer_;
 };
 
