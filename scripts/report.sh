@@ -5,7 +5,12 @@
 #
 #   RUN_DIR      a folder written by `normtrain --out RUN_DIR` (run.json and metrics.csv)
 #   --aggregate  one row per variant (run.json "variant", e.g. several seeds of gn-8) with the
-#                mean ± sample standard deviation of the accuracies
+#                mean ± sample standard deviation of the accuracies of its completed runs
+#
+# A run that diverged shows "diverged (epoch E, step S)" instead of its accuracies; one that
+# did not finish (interrupted, running, failed) has its status in the Technique cell and no
+# final accuracy. --aggregate leaves both out of mean ± std and counts them in the Runs
+# column: "3 (1, 2, 3; 1 diverged)".
 #
 # Exit status: 0 done, 2 usage error, 1 a folder is not a run or cannot be read.
 #
@@ -18,7 +23,7 @@ set -euo pipefail
 export LC_ALL=C  # a decimal point, whatever the user's locale
 
 usage() {
-  sed -n '2,10s/^# \{0,1\}//p' "$0"
+  sed -n '2,15s/^# \{0,1\}//p' "$0"
 }
 
 die_usage() {
@@ -118,9 +123,10 @@ for dir in "${dirs[@]}"; do
   done
 done
 
-# One tab-separated record per run, in the order given:
-# recipe key, label, label as shown (with the status of an unfinished run), best_train, best_train_epoch, best_test, best_test_epoch, final_test, l1,
-# groups, train_seconds, seed.
+# One tab-separated record per run, in the order given (no field empty: read would merge tabs):
+# recipe key, label, label as shown (with the status of an unfinished run), best_train,
+# best_train_epoch, best_test, best_test_epoch, final_test, l1, groups, train_seconds, seed,
+# status, and what a diverged run shows instead of accuracies (else "-").
 records=()
 for dir in "${dirs[@]}"; do
   json=$dir/run.json
@@ -135,14 +141,6 @@ for dir in "${dirs[@]}"; do
     grep -vE '^    "(seed|out|data_dir|device|threads|misclassified)": ' | tr -d ' \n' || true)
   [ -n "$variant" ] || variant=$label
 
-  # A run that did not finish says so in its row, so that it is not read as a finished one.
-  shown=$label
-  status=$(json_value "$json" status)
-  if [ -n "$status" ] && [ "$status" != completed ]; then
-    planned=$(json_value "$json" epochs config)
-    shown="$label ($status, $m_rows/${planned:-?} epochs)"
-  fi
-
   bt=$(json_or "$json" best_train_acc "$m_bt")
   bte=$(json_or "$json" best_train_epoch "$m_bte")
   bs=$(json_or "$json" best_test_acc "$m_bs")
@@ -152,28 +150,49 @@ for dir in "${dirs[@]}"; do
   # An interrupted first epoch leaves zeros in run.json and no row in metrics.csv.
   if [ "$m_rows" -eq 0 ]; then bt=-; bte=-; bs=-; bse=-; final=-; fi
 
+  # A run that did not complete says so in its row, so that it is not read as a finished one.
+  shown=$label
+  status=$(json_value "$json" status)
+  diverged=-
+  case $status in
+    "" | completed) status=completed ;;
+    diverged)
+      diverged="diverged (epoch $(json_value "$json" epoch diverged), step $(json_value "$json" step diverged))"
+      ;;
+    *)
+      planned=$(json_value "$json" epochs config)
+      shown="$label ($status, $m_rows/${planned:-?} epochs)"
+      final=-
+      ;;
+  esac
+
   l1=$(json_value "$json" l1 config)
   l1=$(awk -v v="$l1" 'BEGIN { if (v == "" || v == "null" || v + 0 == 0) print "-"; else printf "%g\n", v }')
   groups=$(json_value "$json" groups config)
   case $groups in "" | null) groups=- ;; esac
   seed=$(json_value "$json" seed config)
 
-  records+=("$(printf '%s\t' "$variant" "$label" "$shown" "$bt" "$bte" "$bs" "$bse" "$final" "$l1" "$groups" "$secs")${seed:-?}")
+  records+=("$(printf '%s\t' "$variant" "$label" "$shown" "$bt" "$bte" "$bs" "$bse" "$final" "$l1" "$groups" "$secs" "${seed:-?}" "$status")$diverged")
 done
 
 if [ "$aggregate" -eq 0 ]; then
   echo "| Technique | Best training accuracy (epoch) | Best test accuracy (epoch) | Final test accuracy | L1 factor | Groups | Train time |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
   for record in "${records[@]}"; do
-    IFS=$'\t' read -r _ _ label bt bte bs bse final l1 groups secs _ <<<"$record"
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(cell "$label")" \
-      "$(format_acc "$bt" "$bte")" "$(format_acc "$bs" "$bse")" "$(format_acc "$final")" \
+    IFS=$'\t' read -r _ _ label bt bte bs bse final l1 groups secs _ _ diverged <<<"$record"
+    if [ "$diverged" != - ]; then
+      accuracies=("$diverged" "$diverged" "$diverged")
+    else
+      accuracies=("$(format_acc "$bt" "$bte")" "$(format_acc "$bs" "$bse")" "$(format_acc "$final")")
+    fi
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(cell "$label")" "${accuracies[@]}" \
       "$l1" "$groups" "$(format_seconds "$secs")"
   done
   exit 0
 fi
 
-# --aggregate: variants in the order they first appear; sample standard deviation (n - 1).
+# --aggregate: variants in the order they first appear; sample standard deviation (n - 1) over
+# the completed runs; the others are counted by status.
 echo "| Technique | Runs (seeds) | Best test accuracy (mean ± std) | Final test accuracy (mean ± std) | Best training accuracy (mean ± std) |"
 echo "|---|---:|---:|---:|---:|"
 printf '%s\n' "${records[@]}" | awk -F'\t' '
@@ -190,6 +209,11 @@ printf '%s\n' "${records[@]}" | awk -F'\t' '
     if (!(v in runs)) { order[++variants] = v; label[v] = $2; seeds[v] = $12 }
     else seeds[v] = seeds[v] ", " $12
     runs[v]++
+    if ($13 != "completed") {
+      if (!((v, $13) in left_out)) statuses[v] = statuses[v] SUBSEP $13
+      left_out[v, $13]++
+      next
+    }
     # Runs without a finished epoch count as runs but add no accuracy.
     if ($4 != "-") {
       k[v]++
@@ -202,7 +226,10 @@ printf '%s\n' "${records[@]}" | awk -F'\t' '
     for (i = 1; i <= variants; i++) {
       v = order[i]
       gsub(/\|/, "\\|", label[v])
-      printf "| %s | %d (%s) | %s | %s | %s |\n", label[v], runs[v], seeds[v],
+      note = ""
+      n = split(substr(statuses[v], 2), list, SUBSEP)
+      for (j = 1; j <= n; j++) note = note (j == 1 ? "; " : ", ") left_out[v, list[j]] " " list[j]
+      printf "| %s | %d (%s%s) | %s | %s | %s |\n", label[v], runs[v], seeds[v], note,
         stats(bs[v], bs2[v], k[v]), stats(fi[v], fi2[v], k[v]), stats(bt[v], bt2[v], k[v])
     }
   }'

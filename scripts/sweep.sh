@@ -13,8 +13,9 @@
 #         --div-factor and --final-div-factor from all but --scheduler onecycle; runs made
 #         identical that way run once. Every other flag goes to every run. A flag followed by
 #         another flag or by nothing (--quiet, --no-download) passes through without a value;
-#         --flag=VALUE works too; values are always split at commas. --out, --resume, --help,
-#         --version and --verify-data do not belong in a grid.
+#         --flag=VALUE works too; values are always split at commas. --out, --resume,
+#         --continue, --overwrite, --dry-run, --help, --version and --verify-data do not belong
+#         in a grid.
 #
 # Options:
 #   --out DIR            parent folder of the run folders (default runs/sweep)
@@ -23,11 +24,12 @@
 #   --threads-per-job T  passed as --threads unless the grid sets --threads, and Slurm's
 #                        --cpus-per-task (default: nproc / jobs, at least 1; with --slurm 4)
 #   --binary PATH        the normtrain to run (default build/normtrain in this repository)
-#   --dry-run            print the runs it would start, resume or skip, and run nothing; with
-#                        --slurm, print the job script (stdout) and its commands (stderr)
+#   --dry-run            print what each run would do (start, resume, extend, skip, diverged
+#                        or refused) and run nothing; with --slurm, print the job script
+#                        (stdout) and its commands (stderr)
 #   --slurm              instead of running here, write DIR/sweep.commands (one command line
-#                        per run not yet complete) and DIR/sweep.sbatch (a job array whose task
-#                        i runs line i+1, logs in DIR/slurm-%A_%a.log) and submit it with sbatch
+#                        per run to do) and DIR/sweep.sbatch (a job array whose task i runs
+#                        line i+1, logs in DIR/slurm-%A_%a.log) and submit it with sbatch
 #   --partition P        Slurm partition (default: the cluster's default)
 #   --time HH:MM:SS      Slurm time limit of each run (default 02:00:00)
 #   --job-name NAME      Slurm job name (default normtrain-sweep)
@@ -40,22 +42,25 @@
 # runs that have it, in grid order: gn-8_seed-2, bn-l1-0.01_lr-0.05_seed-1, bn-step_gamma-0.5.
 # In values, characters other than letters, digits, '.', '+' and '-' become '-'; two runs that
 # would share a folder are a usage error. A run is
-#   normtrain GRID-FLAGS --threads T --out DIR/NAME    (output appended to DIR/NAME/normtrain.log)
+#   normtrain GRID-FLAGS --threads T --out DIR/NAME --continue
+# with its output appended to DIR/NAME/normtrain.log.
 #
-# Resuming: a folder whose run.json says "completed" is skipped, unless the grid's --epochs is
-# more than it has: then it is extended with --resume (a one-cycle run cannot be: that counts
-# as a failure, with the reason). A folder with a checkpoint.pt that is not complete is
-# continued with  normtrain --resume DIR/NAME  plus the grid flags --resume accepts (--epochs,
-# --threads, --device, --data-dir, --misclassified, --quiet, --mirror, --no-download). Any other
-# folder starts afresh. The name identifies a run: to change a flag that is not in the name
-# (other than --epochs), use another --out. Ctrl-C or SIGTERM stops the running runs (they keep
-# their finished epochs) and starts no more; the same command later continues them.
+# What a folder needs is normtrain's decision (--continue, asked first with --dry-run): a
+# folder holding the same run (the same flags, but for --epochs, --threads, --device,
+# --data-dir and output-only ones) is skipped when complete, extended when it has fewer
+# epochs, resumed when unfinished; a run that diverged is reported as diverged and not
+# retried. A folder holding a different run (another --lr, say, which the name may not show),
+# or a grid point normtrain rejects, is refused: the sweep then starts nothing, lists each
+# refusal with the differing flags and exits 2. Use another --out, or move the folders away.
+# Ctrl-C or SIGTERM stops the running runs (they keep their finished epochs) and starts no
+# more; the same command later continues them.
 #
-# A local sweep ends with a summary line, the failed runs with their logs, and
+# A local sweep ends with a summary line, the diverged and failed runs with their logs, and
 # scripts/report.sh --aggregate over all its run folders (mean ± std over seeds).
 #
 # Exit status: 0 every run completed or was skipped; 1 a run failed, or the binary or sbatch
-# is missing; 2 usage error; 130 stopped by Ctrl-C or SIGTERM.
+# is missing; 2 usage error, or normtrain refused a run folder; 3 no run failed but one
+# diverged (now or before); 130 stopped by Ctrl-C or SIGTERM.
 set -euo pipefail
 export LC_ALL=C
 
@@ -77,8 +82,6 @@ conditional_flags=(
   "--div-factor --scheduler onecycle none"
   "--final-div-factor --scheduler onecycle none"
 )
-# Grid flags that normtrain --resume accepts.
-resume_flags=" --epochs --threads --device --data-dir --misclassified --mirror --quiet --no-download "
 
 usage() {
   awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
@@ -95,12 +98,6 @@ die() {
   exit 1
 }
 
-# json_top FILE KEY: a top-level value of run.json, strings without their quotes (normtrain
-# writes one key per line, top-level keys indented by two spaces; see scripts/report.sh).
-json_top() {
-  grep -E "^  \"$2\": " "$1" 2>/dev/null | head -n 1 | sed -E 's/^ *"[^"]*": //; s/,$//; s/^"(.*)"$/\1/' || true
-}
-
 # flag_value FLAG ARGS...: the value of FLAG in a normalised argument list (--flag value ...).
 flag_value() {
   local flag=$1
@@ -114,66 +111,6 @@ flag_value() {
   done
 }
 
-# run_state FOLDER ARGS...: what the run with normtrain ARGS needs in FOLDER: complete; extend
-# (completed with fewer epochs than ARGS' --epochs); short (the same, but it cannot be extended:
-# a one-cycle schedule depends on the total epochs, or the checkpoint is gone); resume (a
-# checkpoint of an unfinished run); or fresh.
-run_state() {
-  local dir=$1 status have want
-  shift
-  if [ -f "$dir/run.json" ]; then
-    status=$(json_top "$dir/run.json" status)
-    if [ "$status" = completed ]; then
-      have=$(json_top "$dir/run.json" epochs_completed)
-      want=$(flag_value --epochs "$@")
-      if [[ $want =~ ^[0-9]+$ && $have =~ ^[0-9]+$ ]] && [ "$have" -lt "$want" ]; then
-        if [ -f "$dir/checkpoint.pt" ] && [ "$(flag_value --scheduler "$@")" != onecycle ]; then
-          echo extend
-        else
-          echo short
-        fi
-      else
-        echo complete
-      fi
-      return 0
-    fi
-  fi
-  if [ -f "$dir/checkpoint.pt" ]; then echo resume; else echo fresh; fi
-}
-
-# short_reason FOLDER ARGS...: why a "short" run cannot be extended.
-short_reason() {
-  local dir=$1
-  shift
-  printf '%s holds a completed run of %s epochs and the grid asks for --epochs %s, which needs a fresh run (%s): use another --out, or move the folder away' \
-    "$dir" "$(json_top "$dir/run.json" epochs_completed)" "$(flag_value --epochs "$@")" \
-    "$(if [ -f "$dir/checkpoint.pt" ]; then echo "a one-cycle schedule depends on the total epochs"; else echo "it has no checkpoint.pt"; fi)"
-}
-
-# run_command FOLDER STATE BINARY ARGS...: prints the command for a run, one word per line
-# (NUL-free words without newlines: the grid refuses newlines).
-run_command() {
-  local dir=$1 state=$2 bin=$3
-  shift 3
-  if [ "$state" = fresh ]; then
-    printf '%s\n' "$bin" "$@" --out "$dir"
-    return 0
-  fi
-  printf '%s\n' "$bin" --resume "$dir"
-  while [ $# -gt 0 ]; do
-    if [[ $resume_flags == *" $1 "* ]]; then
-      printf '%s\n' "$1"
-      if [ $# -ge 2 ] && [[ $2 != --* ]]; then
-        printf '%s\n' "$2"
-        shift
-      fi
-    elif [ $# -ge 2 ] && [[ $2 != --* ]]; then
-      shift
-    fi
-    shift
-  done
-}
-
 # quoted WORDS...: the words as one shell command line.
 quoted() {
   local out="" word
@@ -181,53 +118,74 @@ quoted() {
   printf '%s' "$out"
 }
 
+# plan FOLDER BINARY ARGS...: what  BINARY ARGS --out FOLDER --continue  would do, in one line:
+# normtrain --dry-run's "ACTION: detail" (ACTION start, resume, extend, skip or diverged), or
+# "refused: REASON" when normtrain refuses (exit 2: FOLDER holds a different run, naming the
+# differing flags, or normtrain rejects the flags), or "failed: REASON" (any other exit).
+plan() {
+  local dir=$1 bin=$2 line status=0 err
+  shift 2
+  err=$(mktemp)
+  line=$("$bin" "$@" --out "$dir" --continue --dry-run 2>"$err") || status=$?
+  if [ "$status" -eq 2 ]; then
+    line="refused: $(tr '\n' ' ' <"$err")"
+  elif [ "$status" -ne 0 ] || [ -z "$line" ]; then
+    line="failed: normtrain --dry-run exited $status: $(tr '\n' ' ' <"$err")"
+  fi
+  rm -f -- "$err"
+  printf '%s\n' "${line% }"
+}
+
 # --run-one FOLDER BINARY ARGS...: one run (what each line of sweep.commands calls, locally and
-# on Slurm). Skips a complete folder, resumes or extends one with a checkpoint, else starts
-# normtrain ARGS --out FOLDER; output goes to FOLDER/normtrain.log. With SWEEP_STATE set (a local
-# sweep), it starts nothing once SWEEP_STATE/stop exists and registers normtrain's pid in
-# SWEEP_STATE/pids so that the sweep can pass Ctrl-C on.
+# on Slurm): normtrain ARGS --out FOLDER --continue, unless its plan is to skip, or the run
+# diverged before, or normtrain refuses. Output goes to FOLDER/normtrain.log. With SWEEP_STATE
+# set (a local sweep), it starts nothing once SWEEP_STATE/stop exists, registers normtrain's
+# pid in SWEEP_STATE/pids so that the sweep can pass Ctrl-C on, and writes the outcome
+# (completed, skip, diverged, stopped or failed) to SWEEP_STATE/outcome/NAME.
 run_one() {
   [ $# -ge 2 ] || die_usage "--run-one needs FOLDER BINARY [ARGS...]"
   local dir=$1 bin=$2
   shift 2
-  local name state_dir=${SWEEP_STATE:-} state log status=0 pid
+  local name state_dir=${SWEEP_STATE:-} log=$dir/normtrain.log line action status=0 pid outcome
+  local cmd=("$bin" "$@" --out "$dir" --continue)
   name=$(basename -- "$dir")
   if [ -n "$state_dir" ]; then
     [ ! -e "$state_dir/stop" ] || return 130
     : >"$state_dir/started/$name"
   fi
   mkdir -p -- "$dir" || { echo "sweep: FAILED $name: cannot create $dir"; return 1; }
-  state=$(run_state "$dir" "$@")
-  log=$dir/normtrain.log
-  if [ "$state" = complete ]; then
-    echo "sweep: skip $name (complete)"
-    return 0
-  elif [ "$state" = short ]; then
-    echo "# sweep $(date -u +%Y-%m-%dT%H:%M:%SZ): $(short_reason "$dir" "$@")" >>"$log"
-    echo "sweep: FAILED $name: $(short_reason "$dir" "$@")"
-    return 1
-  fi
-  local cmd=()
-  mapfile -t cmd < <(run_command "$dir" "$state" "$bin" "$@")
-  printf '# sweep %s (%s): %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$state" "$(quoted "${cmd[@]}")" >>"$log"
-  echo "sweep: start $name ($state)"
-  if [ -n "$state_dir" ]; then
-    # In the background so that the sweep can signal normtrain itself; normtrain installs its
-    # own SIGINT handler, so the SIGINT that bash ignores for background jobs does not stick.
-    "${cmd[@]}" >>"$log" 2>&1 </dev/null &
-    pid=$!
-    : >"$state_dir/pids/$pid"
-    [ ! -e "$state_dir/stop" ] || kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" || status=$?
-    rm -f -- "$state_dir/pids/$pid"
-  else
-    "${cmd[@]}" >>"$log" 2>&1 </dev/null || status=$?
-  fi
-  case $status in
-    0) echo "sweep: done $name" ;;
-    130) echo "sweep: stopped $name (it keeps its finished epochs), log: $log" ;;
-    *) echo "sweep: FAILED $name (exit $status), log: $log" ;;
+  line=$(plan "$dir" "$bin" "$@")
+  action=${line%%:*}
+  printf '# sweep %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$line" >>"$log"
+  case $action in
+    skip) echo "sweep: skip $name (complete)"; outcome=skip ;;
+    diverged) echo "sweep: diverged $name, not retried: ${line#*: }"; outcome=diverged; status=3 ;;
+    refused | failed) echo "sweep: FAILED $name: ${line#*: }"; outcome=failed; status=1 ;;
+    *)
+      printf '# sweep %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(quoted "${cmd[@]}")" >>"$log"
+      echo "sweep: $action $name"
+      if [ -n "$state_dir" ]; then
+        # In the background so that the sweep can signal normtrain itself; normtrain installs
+        # its own SIGINT handler, so the SIGINT that bash ignores for background jobs does
+        # not stick.
+        "${cmd[@]}" >>"$log" 2>&1 </dev/null &
+        pid=$!
+        : >"$state_dir/pids/$pid"
+        [ ! -e "$state_dir/stop" ] || kill -INT "$pid" 2>/dev/null || true
+        wait "$pid" || status=$?
+        rm -f -- "$state_dir/pids/$pid"
+      else
+        "${cmd[@]}" >>"$log" 2>&1 </dev/null || status=$?
+      fi
+      case $status in
+        0) echo "sweep: done $name"; outcome=completed ;;
+        3) echo "sweep: diverged $name (it keeps the epochs before), log: $log"; outcome=diverged ;;
+        130) echo "sweep: stopped $name (it keeps its finished epochs), log: $log"; outcome=stopped ;;
+        *) echo "sweep: FAILED $name (exit $status), log: $log"; outcome=failed ;;
+      esac
+      ;;
   esac
+  [ -z "$state_dir" ] || echo "$outcome" >"$state_dir/outcome/$name"
   return "$status"
 }
 
@@ -348,6 +306,8 @@ while [ "$i" -lt ${#grid[@]} ]; do
   fi
   case $flag in
     --out | --resume) die_usage "grid: $flag is set by the sweep (use the sweep's --out)" ;;
+    --continue | --overwrite) die_usage "grid: $flag is set by the sweep: each run continues its folder's run or refuses" ;;
+    --dry-run) die_usage "grid: --dry-run is the sweep's option: scripts/sweep.sh --dry-run -- GRID..." ;;
     --help | --version | --verify-data) die_usage "grid: $flag does not train; leave it out" ;;
   esac
   for seen in "${flags[@]}"; do
@@ -510,6 +470,7 @@ elif [[ $binary != */* ]]; then
 fi
 binary_abs=$(realpath -m -- "$binary")
 out_abs=$(realpath -m -- "$out")
+[ -x "$binary_abs" ] || die "no normtrain binary at $binary: build it with scripts/build.sh or pass --binary"
 
 # The words of run k with --threads added unless the grid sets it.
 run_words() {
@@ -517,16 +478,40 @@ run_words() {
   [ "$grid_threads" -eq 1 ] || words+=(--threads "$threads")
 }
 
-# Sort the runs into those to skip and those to do (start, resume or extend).
-todo=()
-skipped=()
-declare -A state_of=()
+# ---- The plan: normtrain says what each folder needs -----------------------------------------
+state_dir=$(mktemp -d)
+trap 'rm -rf -- "$state_dir"' EXIT
+mkdir "$state_dir/plans" "$state_dir/pids" "$state_dir/started" "$state_dir/outcome"
+cores=$(nproc)
 for k in "${!runs[@]}"; do
   run_words "$k"
-  state=$(run_state "$out/${names[k]}" "${words[@]}")
-  state_of[$k]=$state
-  if [ "$state" = complete ]; then skipped+=("$k"); else todo+=("$k"); fi
+  plan "$out/${names[k]}" "$binary_abs" "${words[@]}" >"$state_dir/plans/$k" &
+  [ $(((k + 1) % cores)) -ne 0 ] || wait
 done
+wait
+todo=()
+skipped=()
+diverged=()
+refused=()
+plan_of=()
+for k in "${!runs[@]}"; do
+  plan_of[k]=$(cat "$state_dir/plans/$k")
+  case ${plan_of[k]%%:*} in
+    skip) skipped+=("$k") ;;
+    diverged) diverged+=("$k") ;;
+    refused | failed) refused+=("$k") ;;
+    *) todo+=("$k") ;;
+  esac
+done
+
+if [ ${#refused[@]} -gt 0 ] && { [ "$dry_run" -eq 0 ] || [ "$slurm" -eq 1 ]; }; then
+  {
+    echo "sweep.sh: normtrain refuses ${#refused[@]} of the ${#runs[@]} runs, so the sweep starts none:"
+    for k in "${refused[@]}"; do echo "  ${names[k]}: ${plan_of[k]#*: }"; done
+    echo "Nothing was run or changed. Give this grid another --out, or move those folders away."
+  } >&2
+  exit 2
+fi
 
 # command_line K: the line of sweep.commands for run K.
 command_line() {
@@ -537,7 +522,7 @@ command_line() {
 # ---- Slurm ----------------------------------------------------------------------------------
 if [ "$slurm" -eq 1 ]; then
   if [ ${#todo[@]} -eq 0 ]; then
-    echo "sweep: all ${#runs[@]} runs in $out are complete; nothing to submit"
+    echo "sweep: nothing to submit: of the ${#runs[@]} runs in $out, ${#skipped[@]} are complete and ${#diverged[@]} diverged"
     exit 0
   fi
   cpus=$threads
@@ -562,35 +547,35 @@ if [ "$slurm" -eq 1 ]; then
     [ -z "$partition" ] || echo "#SBATCH --partition=$partition"
     echo "#SBATCH --output=$log_pattern"
     for given in "${sbatch_args[@]}"; do echo "#SBATCH $given"; done
-    echo "# Written by scripts/sweep.sh: array task i runs line i+1 of sweep.commands, one normtrain"
-    echo "# run, which is skipped when its folder is complete and resumed when it has a checkpoint."
-    echo "# Its output is in the run folder's normtrain.log. Run the same sweep.sh --slurm command"
-    echo "# again to submit the runs that did not finish."
+    echo "# Written by scripts/sweep.sh: array task i runs line i+1 of sweep.commands, one"
+    echo "# normtrain run with --continue (skipped when its folder holds it complete, resumed when"
+    echo "# unfinished, refused when the folder holds another run). Its output is in the run"
+    echo "# folder's normtrain.log. Run the same sweep.sh --slurm command again to submit the runs"
+    echo "# that did not finish."
     echo "set -euo pipefail"
     echo "cd $(printf '%q' "$PWD")"
     echo "commands=$(printf '%q' "$out_abs/sweep.commands")"
-    cat <<'EOF'
+    cat <<'SCRIPT'
 task=${SLURM_ARRAY_TASK_ID:?run this script with sbatch: it is a job array}
 line=$(sed -n "$((task + 1))p" "$commands")
 [ -n "$line" ] || { echo "no line $((task + 1)) in $commands" >&2; exit 1; }
 echo "task $task on $(hostname): $line"
 eval "$line"
-EOF
+SCRIPT
   )
   if [ "$dry_run" -eq 1 ]; then
     printf '%s\n' "$script"
     {
       echo "sweep (dry run): $out/sweep.commands would hold ${#todo[@]} runs:"
       for k in "${todo[@]}"; do command_line "$k"; echo; done
-      for k in "${skipped[@]}"; do echo "skip ${names[k]}: complete"; done
+      for k in "${skipped[@]}" "${diverged[@]}"; do echo "${plan_of[k]%%:*} ${names[k]}: ${plan_of[k]#*: }"; done
     } >&2
     exit 0
   fi
-  [ -x "$binary_abs" ] || die "no normtrain binary at $binary_abs: build it with scripts/build.sh or pass --binary"
   mkdir -p -- "$out" || die "cannot create '$out'"
   for k in "${todo[@]}"; do command_line "$k"; echo; done >"$out/sweep.commands"
   printf '%s\n' "$script" >"$out/sweep.sbatch"
-  echo "sweep: wrote $out/sweep.sbatch and $out/sweep.commands: ${#todo[@]} runs, ${#skipped[@]} skipped as complete"
+  echo "sweep: wrote $out/sweep.sbatch and $out/sweep.commands: ${#todo[@]} runs, ${#skipped[@]} skipped as complete, ${#diverged[@]} diverged (not retried)"
   command -v sbatch >/dev/null 2>&1 ||
     die "sbatch not found on PATH: Slurm is not installed here. Submit $out/sweep.sbatch with 'sbatch' on a machine of the cluster (it uses absolute paths), or run the sweep here without --slurm"
   job=$(sbatch --parsable "$out/sweep.sbatch") || die "sbatch failed to submit $out/sweep.sbatch"
@@ -601,44 +586,33 @@ fi
 # ---- Dry run --------------------------------------------------------------------------------
 if [ "$dry_run" -eq 1 ]; then
   starts=0
-  resumes=0
-  fails=0
   for k in "${!runs[@]}"; do
-    state=${state_of[$k]}
-    if [ "$state" = complete ]; then
-      echo "skip   ${names[k]}: complete"
-      continue
-    fi
-    run_words "$k"
-    if [ "$state" = short ]; then
-      echo "fail   ${names[k]}: $(short_reason "$out/${names[k]}" "${words[@]}")"
-      fails=$((fails + 1))
-      continue
-    fi
-    mapfile -t cmd < <(run_command "$out/${names[k]}" "$state" "$binary" "${words[@]}")
-    if [ "$state" = fresh ]; then
-      echo "run    ${names[k]}: $(quoted "${cmd[@]}")"
-      starts=$((starts + 1))
-    else
-      echo "resume ${names[k]}: $(quoted "${cmd[@]}")"
-      resumes=$((resumes + 1))
-    fi
+    action=${plan_of[k]%%:*}
+    case $action in
+      skip | diverged | refused | failed) printf '%-8s %s: %s\n' "$action" "${names[k]}" "${plan_of[k]#*: }" ;;
+      *)
+        [ "$action" != start ] || starts=$((starts + 1))
+        run_words "$k"
+        printf '%-8s %s: %s  # %s\n' "$action" "${names[k]}" \
+          "$(quoted "$binary" "${words[@]}" --out "$out/${names[k]}" --continue)" "${plan_of[k]#*: }"
+        ;;
+    esac
   done
-  line="sweep (dry run): ${#runs[@]} runs: $starts to run, $resumes to resume, ${#skipped[@]} skipped as complete"
-  [ "$fails" -eq 0 ] || line+=", $fails that would fail"
+  line="sweep (dry run): ${#runs[@]} runs: $starts to start, $((${#todo[@]} - starts)) to resume or extend"
+  line+=", ${#skipped[@]} skipped as complete, ${#diverged[@]} diverged (not retried)"
+  [ ${#refused[@]} -eq 0 ] || line+=", ${#refused[@]} refused (the sweep would start none)"
   echo "$line"
+  [ ${#refused[@]} -eq 0 ] || exit 2
   exit 0
 fi
 
 # ---- Local sweep ----------------------------------------------------------------------------
-[ -x "$binary_abs" ] || die "no normtrain binary at $binary: build it with scripts/build.sh or pass --binary"
 mkdir -p -- "$out" || die "cannot create '$out'"
-state_dir=$(mktemp -d)
-trap 'rm -rf -- "$state_dir"' EXIT
-mkdir "$state_dir/pids" "$state_dir/started"
 for k in "${todo[@]}"; do command_line "$k"; echo; done >"$state_dir/commands"
 
-echo "sweep: ${#runs[@]} runs in $out: ${#todo[@]} to do, ${#skipped[@]} skipped as complete; ${jobs:-1} at a time"
+line="sweep: ${#runs[@]} runs in $out: ${#todo[@]} to do, ${#skipped[@]} skipped as complete"
+[ ${#diverged[@]} -eq 0 ] || line+=", ${#diverged[@]} diverged before (not retried)"
+echo "$line; ${jobs:-1} at a time"
 interrupted=0
 # on_signal SIGNAL: start no more runs and pass SIGNAL to the running normtrains (a second
 # Ctrl-C stops them at once, as it does normtrain).
@@ -669,30 +643,31 @@ if [ ${#todo[@]} -gt 0 ]; then
   trap - INT TERM
 fi
 
-completed_now=0
-not_started=0
-failed=()
-stopped=()
+# Each run's outcome as --run-one wrote it; a run that started and wrote none failed.
+declare -A count=([completed]=0 [skip]=${#skipped[@]} [diverged]=0 [failed]=0 [stopped]=0 [none]=0)
+listed=()
+for k in "${diverged[@]}"; do listed+=("  diverged: $out/${names[k]} (log: $out/${names[k]}/normtrain.log)"); done
 for k in "${todo[@]}"; do
-  dir=$out/${names[k]}
-  run_words "$k"
-  if [ "$(run_state "$dir" "${words[@]}")" = complete ]; then
-    completed_now=$((completed_now + 1))
-  elif [ ! -e "$state_dir/started/${names[k]}" ]; then
-    not_started=$((not_started + 1))
-  elif [ "$interrupted" -eq 1 ] && [ "$(json_top "$dir/run.json" status)" = interrupted ]; then
-    stopped+=("$dir")
+  name=${names[k]}
+  if [ -f "$state_dir/outcome/$name" ]; then
+    outcome=$(cat "$state_dir/outcome/$name")
+  elif [ -e "$state_dir/started/$name" ]; then
+    outcome=failed
   else
-    failed+=("$dir")
+    outcome=none
   fi
+  count[$outcome]=$((${count[$outcome]:-0} + 1))
+  case $outcome in
+    diverged | failed | stopped) listed+=("  $outcome: $out/$name (log: $out/$name/normtrain.log)") ;;
+  esac
 done
+count[diverged]=$((count[diverged] + ${#diverged[@]}))
 
-line="sweep: $completed_now completed now, ${#skipped[@]} skipped as complete, ${#failed[@]} failed"
-[ ${#stopped[@]} -eq 0 ] || line+=", ${#stopped[@]} stopped"
-[ "$not_started" -eq 0 ] || line+=", $not_started not started"
+line="sweep: ${count[completed]} completed now, ${count[skip]} skipped as complete, ${count[diverged]} diverged, ${count[failed]} failed"
+[ "${count[stopped]}" -eq 0 ] || line+=", ${count[stopped]} stopped"
+[ "${count[none]}" -eq 0 ] || line+=", ${count[none]} not started"
 echo "$line"
-for dir in "${failed[@]}"; do echo "  failed: $dir (log: $dir/normtrain.log)"; done
-for dir in "${stopped[@]}"; do echo "  stopped: $dir (log: $dir/normtrain.log)"; done
+[ ${#listed[@]} -eq 0 ] || printf '%s\n' "${listed[@]}"
 
 if [ -f "$script_dir/report.sh" ]; then
   folders=()
@@ -710,5 +685,6 @@ if [ "$interrupted" -eq 1 ]; then
   echo "sweep: stopped; run the same command again to continue"
   exit 130
 fi
-[ ${#failed[@]} -eq 0 ] || exit 1
+[ "${count[failed]}" -eq 0 ] || exit 1
+[ "${count[diverged]}" -eq 0 ] || exit 3
 exit 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/report.sh on the committed fixture runs (real 2-epoch runs on the tiny subset): the
-# tables match the expected Markdown, and bad folders or arguments give the promised exit codes.
+# scripts/report.sh on the committed fixture runs (real 2-epoch runs on the tiny subset, and one
+# that diverged): the tables match the expected Markdown, unfinished and diverged runs are marked
+# and left out of mean ± std, and bad folders or arguments give the promised exit codes.
 # Usage: report_test.sh SOURCE_DIR
 set -u
 src=$1
@@ -72,14 +73,46 @@ sed -i -E '/^  "(best_[a-z_]+|final_test_acc|train_seconds)": /d' "$work/bare/ru
 head -n 3 "$src/tests/fixtures/report_expected.md" >"$work/bare_expected.md"
 table "$work/bare_expected.md" "$work/bare"
 
-# A run that stopped early says so in its row.
+# A run that stopped early says so in its row and has no final accuracy; --aggregate counts it
+# but leaves it out of mean ± std.
 cp -r "$runs/ln" "$work/stopped"
-sed -i 's/"status": "completed"/"status": "interrupted"/' "$work/stopped/run.json"
+sed -i 's/"status": "completed"/"status": "interrupted"/; s/^    "seed": 1,/    "seed": 2,/' "$work/stopped/run.json"
 bash "$report" "$work/stopped" >"$work/out" 2>&1
-if grep -q '^| LN (interrupted, 2/2 epochs) | 36.62% (2) |' "$work/out"; then
+if grep -qxF '| LN (interrupted, 2/2 epochs) | 36.62% (2) | 39.20% (2) | - | - | - | 1.1 s |' "$work/out"; then
   echo "ok:   an interrupted run is marked"
 else
   fail "an interrupted run is not marked:"
+  cat "$work/out"
+fi
+bash "$report" --aggregate "$runs/ln" "$work/stopped" >"$work/out" 2>&1
+if grep -qxF '| LN | 2 (1, 2; 1 interrupted) | 39.20% ± - | 39.20% ± - | 36.62% ± - |' "$work/out"; then
+  echo "ok:   --aggregate leaves an interrupted run out of mean ± std and says so"
+else
+  fail "--aggregate with an interrupted run:"
+  cat "$work/out"
+fi
+
+# A run that diverged (a real one: --norm bn --lr 50 on the tiny subset) shows where instead
+# of accuracies; --aggregate leaves diverged runs out of mean ± std and counts them.
+diverged='diverged (epoch 2, step 10)'
+bash "$report" "$runs/ln" "$runs/bn-lr-50" >"$work/out" 2>&1
+if grep -qxF "| BN | $diverged | $diverged | $diverged | - | - | 0.4 s |" "$work/out" &&
+  grep -qxF '| LN | 36.62% (2) | 39.20% (2) | 39.20% | - | - | 1.1 s |' "$work/out"; then
+  echo "ok:   a diverged run shows diverged (epoch, step), no accuracy"
+else
+  fail "a diverged run is not shown as diverged:"
+  cat "$work/out"
+fi
+cp -r "$runs/gn-8-seed2" "$work/gn-8-seed3"
+sed -i -e 's/"status": "completed"/"status": "diverged"/; s/^    "seed": 2,/    "seed": 3,/' \
+  -e '/^  "device": /a\  "diverged": {\n    "epoch": 2,\n    "reason": "the loss became inf",\n    "step": 12\n  },' \
+  "$work/gn-8-seed3/run.json"
+bash "$report" --aggregate "$runs/gn-8" "$runs/gn-8-seed2" "$work/gn-8-seed3" "$runs/bn-lr-50" >"$work/out" 2>&1
+if grep -qxF '| GN (8 groups) | 3 (1, 2, 3; 1 diverged) | 39.40% ± 3.11 | 39.40% ± 3.11 | 34.03% ± 2.55 |' "$work/out" &&
+  grep -qxF '| BN | 1 (1; 1 diverged) | - | - | - |' "$work/out"; then
+  echo "ok:   --aggregate leaves diverged runs out of mean ± std and counts them"
+else
+  fail "--aggregate with diverged runs:"
   cat "$work/out"
 fi
 
