@@ -1,9 +1,12 @@
 #include "normtrain/checkpoint.hpp"
 
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "normtrain/config_json.hpp"
 #include "normtrain/error.hpp"
+#include "normtrain/file_io.hpp"
 
 namespace normtrain {
 namespace {
@@ -11,35 +14,14 @@ namespace {
 // Bumped when the layout changes, so that an old file is refused with a clear message.
 constexpr std::int64_t kCheckpointFormat = 1;
 
-void rename_into_place(const std::filesystem::path& temporary, const std::filesystem::path& path) {
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    throw RuntimeError(fmt::format("cannot write {}: {}", path.string(), error.message()));
-  }
-}
-
-std::filesystem::path temporary_beside(const std::filesystem::path& path) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  return temporary;
-}
-
-// Writes `path` by calling `write` on a temporary file beside it, then renaming it into place,
-// so that a crash leaves the previous file; a failed write names the file and leaves nothing.
-template <typename Write>
-void write_through_temporary(const std::filesystem::path& path, const char* what, Write write) {
-  const std::filesystem::path temporary = temporary_beside(path);
-  try {
-    write(temporary.string());
-  } catch (const c10::Error& error) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw RuntimeError(fmt::format("cannot write {} {} ({}); check free space and permissions",
-                                   what, path.string(), error.what_without_backtrace()));
-  }
-  rename_into_place(temporary, path);
+// Serializes with `save` into memory, then writes the bytes atomically: LibTorch's own file
+// writer aborts the process when a write fails (a full disk), where this names the file and
+// the system's reason, and leaves the previous file in place.
+template <typename Save>
+void write_serialized(const std::filesystem::path& path, Save save) {
+  std::ostringstream buffer;
+  save(buffer);
+  write_file_atomically(path, buffer.str());
 }
 
 // The generator that dropout draws from on `device`.
@@ -103,8 +85,7 @@ void save_checkpoint(const std::filesystem::path& path, NormNet& model,
   }
   // Generator states differ between devices; a resume on another device starts a fresh one.
   archive.write("generator_device", c10::IValue(device.is_cuda() ? std::string("cuda") : "cpu"));
-  write_through_temporary(path, "checkpoint",
-                          [&](const std::string& temporary) { archive.save_to(temporary); });
+  write_serialized(path, [&](std::ostream& out) { archive.save_to(out); });
 }
 
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
@@ -163,8 +144,7 @@ void restore_checkpoint(const std::filesystem::path& path, NormNet& model,
 }
 
 void save_model(NormNet& model, const std::filesystem::path& path) {
-  write_through_temporary(path, "model",
-                          [&](const std::string& temporary) { torch::save(model, temporary); });
+  write_serialized(path, [&](std::ostream& out) { torch::save(model, out); });
 }
 
 }  // namespace normtrain

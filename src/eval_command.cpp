@@ -11,6 +11,7 @@
 #include "normtrain/evaluation_report.hpp"
 #include "normtrain/file_io.hpp"
 #include "normtrain/folder_lock.hpp"
+#include "normtrain/interrupt.hpp"
 #include "normtrain/mnist.hpp"
 #include "normtrain/torch_errors.hpp"
 #include "normtrain/trained_model.hpp"
@@ -37,7 +38,11 @@ void run_eval(const EvalRequest& request, std::ostream& out) {
     // eval rewrites report files in the folder: no run may be writing there meanwhile.
     const FolderLock lock(out_dir);
 
-    prepare_data(config);
+    {
+      // Ctrl-C during a download stops it cleanly, with no partial file left.
+      const InterruptGuard interrupt_guard;
+      prepare_data(config);
+    }
     const DatasetInfo& dataset = dataset_info(config.dataset);
     const MnistSplit test_split =
         load_mnist_split(config.data_dir, Split::kTest, config.limit_test);

@@ -12,6 +12,7 @@
 #include "normtrain/error.hpp"
 #include "normtrain/eval_command.hpp"
 #include "normtrain/interrupt.hpp"
+#include "normtrain/mnist_download.hpp"
 #include "normtrain/predict_command.hpp"
 #include "normtrain/training_run.hpp"
 
@@ -68,6 +69,9 @@ int main(int argc, char** argv) {
         return kExitDiverged;
     }
     return 0;
+  } catch (const normtrain::DownloadInterrupted& stopped) {
+    fmt::print(stderr, "normtrain: {}\n", stopped.what());
+    return normtrain::kExitInterrupted;
   } catch (const normtrain::Error& error) {
     fmt::print(stderr, "normtrain: error: {}\n", error.what());
     return error.kind() == normtrain::ErrorKind::kUsage ? kExitUsageError : kExitRuntimeError;

@@ -1,6 +1,7 @@
 #include "normtrain/metrics_csv.hpp"
 
 #include <cstdlib>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -10,23 +11,15 @@
 namespace normtrain {
 namespace {
 
-std::ofstream open_csv(const std::filesystem::path& path, const char* header,
-                       MetricsCsvWriter::Mode mode) {
+OutputFile open_csv(const std::filesystem::path& path, const char* header,
+                    MetricsCsvWriter::Mode mode) {
   const bool append = mode == MetricsCsvWriter::Mode::kAppend && std::filesystem::exists(path);
-  std::ofstream file(path, append ? std::ios::app : std::ios::trunc);
-  if (!file) {
-    throw RuntimeError(
-        fmt::format("cannot write {}: check that the --out folder is writable", path.string()));
+  OutputFile file(path, append ? OutputFile::Mode::kAppend : OutputFile::Mode::kTruncate);
+  if (!append) {
+    file.write(std::string(header) + "\n");
+    file.sync();
   }
-  if (!append) file << header << '\n' << std::flush;
   return file;
-}
-
-void check_written(const std::ofstream& file, const std::filesystem::path& path) {
-  if (!file) {
-    throw RuntimeError(
-        fmt::format("writing {} failed (disk full or folder removed?)", path.string()));
-  }
 }
 
 std::vector<std::string> split_fields(const std::string& line) {
@@ -103,20 +96,19 @@ std::string format_steps_row(const StepMetrics& s) {
 }
 
 MetricsCsvWriter::MetricsCsvWriter(const std::filesystem::path& out_dir, Mode mode)
-    : metrics_path_(out_dir / "metrics.csv"),
-      steps_path_(out_dir / "steps.csv"),
-      metrics_(open_csv(metrics_path_, kMetricsCsvHeader, mode)),
-      steps_(open_csv(steps_path_, kStepsCsvHeader, mode)) {}
+    : metrics_(open_csv(out_dir / "metrics.csv", kMetricsCsvHeader, mode)),
+      steps_(open_csv(out_dir / "steps.csv", kStepsCsvHeader, mode)) {}
 
 void MetricsCsvWriter::on_epoch_end(const EpochMetrics& epoch,
                                     const std::vector<StepMetrics>& steps) {
-  // Steps first: a row in metrics.csv promises that its epoch's steps are on disk.
-  for (const StepMetrics& step : steps) steps_ << format_steps_row(step) << '\n';
-  steps_.flush();
-  check_written(steps_, steps_path_);
-  metrics_ << format_metrics_row(epoch) << '\n';
-  metrics_.flush();
-  check_written(metrics_, metrics_path_);
+  // Steps first: a row in metrics.csv promises that its epoch's steps are on disk. Each file gets
+  // its rows in one write, so that a failure cuts back to the previous epoch's end.
+  std::string step_rows;
+  for (const StepMetrics& step : steps) step_rows += format_steps_row(step) + "\n";
+  steps_.write(step_rows);
+  steps_.sync();
+  metrics_.write(format_metrics_row(epoch) + "\n");
+  metrics_.sync();
 }
 
 }  // namespace normtrain

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <zlib.h>
 
 #include "normtrain/error.hpp"
+#include "normtrain/file_io.hpp"
 #include "normtrain/mnist.hpp"
 #include "normtrain/progress_bar.hpp"
 #include "normtrain/sha256.hpp"
@@ -32,6 +34,9 @@ constexpr long kConnectTimeoutSeconds = 20;
 constexpr long kLowSpeedBytesPerSecond = 1024;
 constexpr long kLowSpeedSeconds = 60;
 constexpr long kMaxRedirects = 10;
+// How long a transfer may go without asking DownloadOptions::stop_requested, connecting and
+// stalled phases included: Ctrl-C stops a download within this.
+constexpr long kStopCheckMilliseconds = 100;
 // The largest MNIST file is 47 MB uncompressed; nothing legitimate is bigger than this.
 constexpr curl_off_t kMaxDownloadBytes = curl_off_t{256} << 20;
 // Read and inflate files in pieces of this size.
@@ -212,32 +217,52 @@ void init_curl_once() {
   }
 }
 
+bool stop_requested(const DownloadOptions& options) {
+  return options.stop_requested && options.stop_requested();
+}
+
+DownloadInterrupted interrupted(const std::string& label) {
+  return DownloadInterrupted(
+      fmt::format("interrupted while downloading {}; the partial file was removed", label));
+}
+
 // What the libcurl callbacks share with download_to().
 struct Transfer {
-  std::ofstream* out = nullptr;
-  bool write_failed = false;
+  OutputFile* out = nullptr;
+  // Set when stop_requested() said stop during the transfer.
+  bool stopped = false;
   std::string label;
   const DownloadOptions* options = nullptr;
   std::optional<ProgressBar> bar;
   bool bar_started = false;
   curl_off_t bar_drawn_kib = -1;
-  // An exception thrown by a progress callback, carried past libcurl's C frames.
+  // An exception thrown by a callback (a failed write, on_progress), carried past libcurl's C
+  // frames.
   std::exception_ptr error;
 };
 
 std::size_t write_chunk(char* data, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t bytes = size * count;
-  transfer->out->write(data, static_cast<std::streamsize>(bytes));
-  if (!*transfer->out) {
-    transfer->write_failed = true;
+  if (stop_requested(*transfer->options)) {
+    transfer->stopped = true;
     return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
+  try {
+    transfer->out->write(std::string_view(data, bytes));
+  } catch (...) {
+    transfer->error = std::current_exception();
+    return 0;
   }
   return bytes;
 }
 
 int report_progress(void* user, curl_off_t total, curl_off_t done, curl_off_t, curl_off_t) {
   auto* transfer = static_cast<Transfer*>(user);
+  if (stop_requested(*transfer->options)) {
+    transfer->stopped = true;
+    return 1;  // aborts the transfer
+  }
   try {
     if (transfer->options->on_progress) {
       transfer->options->on_progress(transfer->label, static_cast<std::uint64_t>(done),
@@ -265,6 +290,57 @@ struct CurlCleanup {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };
 
+// A multi handle driving one easy handle; detaches and frees it on the way out.
+class MultiTransfer {
+ public:
+  explicit MultiTransfer(CURL* easy) : multi_(curl_multi_init()), easy_(easy) {
+    if (multi_ == nullptr || curl_multi_add_handle(multi_, easy_) != CURLM_OK) {
+      if (multi_ != nullptr) curl_multi_cleanup(multi_);
+      throw RuntimeError("cannot create a libcurl multi handle");
+    }
+  }
+  ~MultiTransfer() {
+    curl_multi_remove_handle(multi_, easy_);
+    curl_multi_cleanup(multi_);
+  }
+  MultiTransfer(const MultiTransfer&) = delete;
+  MultiTransfer& operator=(const MultiTransfer&) = delete;
+
+  // Runs the transfer, asking `stop` at least every kStopCheckMilliseconds (a signal cuts the
+  // wait short). Returns the transfer's result, or nothing when `stop` said stop first.
+  template <typename Stop>
+  std::optional<CURLcode> run(Stop stop) {
+    while (true) {
+      int running = 0;
+      check(curl_multi_perform(multi_, &running));
+      if (stop()) return std::nullopt;
+      if (running == 0) break;
+#if LIBCURL_VERSION_NUM >= 0x074200  // curl_multi_poll came in 7.66.0
+      check(curl_multi_poll(multi_, nullptr, 0, kStopCheckMilliseconds, nullptr));
+#else
+      check(curl_multi_wait(multi_, nullptr, 0, kStopCheckMilliseconds, nullptr));
+#endif
+    }
+    int queued = 0;
+    while (const CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+      if (message->msg == CURLMSG_DONE && message->easy_handle == easy_) {
+        return message->data.result;
+      }
+    }
+    return CURLE_RECV_ERROR;  // libcurl finished without saying how; count it as the mirror's
+  }
+
+ private:
+  static void check(CURLMcode status) {
+    if (status != CURLM_OK) {
+      throw RuntimeError(fmt::format("libcurl failed: {}", curl_multi_strerror(status)));
+    }
+  }
+
+  CURLM* multi_;
+  CURL* easy_;
+};
+
 // Fetches `url` into `destination`. Throws MirrorFailure for what the mirror did wrong and
 // RuntimeError for what went wrong here.
 void download_to(const std::string& url, const std::filesystem::path& destination,
@@ -273,12 +349,7 @@ void download_to(const std::string& url, const std::filesystem::path& destinatio
   const std::unique_ptr<CURL, CurlCleanup> curl(curl_easy_init());
   if (!curl) throw RuntimeError("cannot create a libcurl handle");
 
-  std::ofstream out(destination, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    throw RuntimeError(
-        fmt::format("cannot create {}: check the data folder's permissions and free space",
-                    destination.string()));
-  }
+  OutputFile out(destination, OutputFile::Mode::kTruncate);
   Transfer transfer;
   transfer.out = &out;
   transfer.label = label;
@@ -314,22 +385,19 @@ void download_to(const std::string& url, const std::filesystem::path& destinatio
   curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &transfer);
   curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
 
-  const CURLcode result = curl_easy_perform(handle);
+  MultiTransfer multi(handle);
+  const std::optional<CURLcode> result = multi.run([&] {
+    transfer.stopped = transfer.stopped || stop_requested(options);
+    return transfer.stopped;
+  });
   if (transfer.bar_started) transfer.bar->clear();
+  if (!result || transfer.stopped) throw interrupted(label);
   if (transfer.error) std::rethrow_exception(transfer.error);
-  if (transfer.write_failed) {
-    throw RuntimeError(
-        fmt::format("cannot write {}: check the data folder's free space and permissions",
-                    destination.string()));
+  if (*result != CURLE_OK) {
+    throw MirrorFailure{error_text[0] != '\0' ? error_text : curl_easy_strerror(*result)};
   }
-  if (result != CURLE_OK) {
-    throw MirrorFailure{error_text[0] != '\0' ? error_text : curl_easy_strerror(result)};
-  }
+  out.sync();
   out.close();
-  if (!out) {
-    throw RuntimeError(fmt::format("cannot finish writing {}: check the data folder's free space",
-                                   destination.string()));
-  }
 }
 
 // Throws MirrorFailure unless the downloaded file holds exactly the official content.
@@ -364,6 +432,7 @@ void fetch_file(const std::filesystem::path& dir, const MnistFileInfo& info,
   }
   std::vector<std::string> failures;
   for (const std::string& mirror : options.mirrors) {
+    if (stop_requested(options)) throw interrupted(label);
     const std::string url = mirror_file_url(mirror, label);
     spdlog::info("downloading {} from {}", label, url);
     // The process id keeps two runs sharing a data folder from writing the same file.

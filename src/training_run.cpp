@@ -158,8 +158,12 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
                             config.misclassified, dataset.class_names);
     recorder.finish("completed");
   } catch (...) {
-    // run.json must not claim a run that died is still running.
-    recorder.finish("failed");
+    // run.json must not claim a run that died is still running; but when it cannot be
+    // written either (a full disk), the first error is the one to report.
+    try {
+      recorder.finish("failed");
+    } catch (const Error&) {
+    }
     throw;
   }
   const RunRecord& done = recorder.record();

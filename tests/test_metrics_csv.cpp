@@ -1,7 +1,12 @@
 #include "normtrain/metrics_csv.hpp"
 
+#include <csignal>
+
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 
+#include "normtrain/error.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -9,6 +14,48 @@ namespace {
 
 using testing::read_text;
 using testing::TempDir;
+
+namespace fs = std::filesystem;
+
+// The message of the runtime Error that `body` throws; a test failure when it throws none.
+template <typename Body>
+std::string runtime_error_of(Body body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kRuntime);
+    return error.what();
+  }
+  ADD_FAILURE() << "nothing was thrown";
+  return {};
+}
+
+void expect_mentions(const std::string& message, const std::string& part) {
+  EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+}
+
+// While alive, no file of this process may grow past `bytes` (RLIMIT_FSIZE): a write that
+// crosses the limit is cut short and the next fails with EFBIG, as on a full disk.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &saved_);
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);  // else the kernel kills the process
+    rlimit limit = saved_;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = SIG_DFL;
+};
 
 EpochMetrics sample_epoch(int epoch) {
   EpochMetrics m;
@@ -94,8 +141,82 @@ TEST(MetricsCsv, TruncateDropsEpochsPastTheCheckpoint) {
 }
 
 TEST(MetricsCsv, UnwritableFolderIsARuntimeError) {
-  EXPECT_THROW(MetricsCsvWriter("/nonexistent/normtrain", MetricsCsvWriter::Mode::kCreate),
-               std::runtime_error);
+  const std::string message = runtime_error_of(
+      [] { MetricsCsvWriter("/nonexistent/normtrain", MetricsCsvWriter::Mode::kCreate); });
+  expect_mentions(message, "/nonexistent/normtrain/metrics.csv");
+  expect_mentions(message, "No such file or directory");
+}
+
+TEST(MetricsCsv, AFullDiskWhileWritingTheHeaderIsAnError) {
+  TempDir dir;
+  // Writes to /dev/full fail with ENOSPC, as on a full disk.
+  fs::create_symlink("/dev/full", dir.path() / "steps.csv");
+  const std::string message =
+      runtime_error_of([&] { MetricsCsvWriter(dir.path(), MetricsCsvWriter::Mode::kCreate); });
+  expect_mentions(message, (dir.path() / "steps.csv").string());
+  expect_mentions(message, "No space left on device");
+}
+
+TEST(MetricsCsv, AFullDiskWhileWritingARowIsAnError) {
+  TempDir dir;
+  { MetricsCsvWriter(dir.path(), MetricsCsvWriter::Mode::kCreate); }
+  fs::remove(dir.path() / "metrics.csv");
+  fs::create_symlink("/dev/full", dir.path() / "metrics.csv");
+  MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kAppend);
+  const std::string message = runtime_error_of([&] {
+    writer.on_epoch_end(sample_epoch(1), {{1, 1, 1, 2.3, 10.0}});
+  });
+  expect_mentions(message, (dir.path() / "metrics.csv").string());
+  expect_mentions(message, "No space left on device");
+}
+
+TEST(MetricsCsv, ARemovedFolderIsAnErrorNotALoss) {
+  TempDir parent;
+  const fs::path dir = parent.path() / "run";
+  fs::create_directory(dir);
+  MetricsCsvWriter writer(dir, MetricsCsvWriter::Mode::kCreate);
+  writer.on_epoch_end(sample_epoch(1), {{1, 1, 1, 2.3, 10.0}});
+  fs::remove_all(dir);  // the open files now lead nowhere; writes to them would vanish
+  const std::string message = runtime_error_of([&] {
+    writer.on_epoch_end(sample_epoch(2), {{2, 2, 1, 2.0, 20.0}});
+  });
+  expect_mentions(message, (dir / "steps.csv").string());
+  expect_mentions(message, "No such file or directory");
+}
+
+TEST(MetricsCsv, ARowThatDoesNotFitIsNotLeftHalfWritten) {
+  TempDir dir;
+  MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate);
+  writer.on_epoch_end(sample_epoch(1), {{1, 1, 1, 2.3, 10.0}});
+  const std::string steps_before = read_text(dir.path() / "steps.csv");
+  const std::string metrics_before = read_text(dir.path() / "metrics.csv");
+  std::string message;
+  {
+    // Room for a few more bytes of steps.csv, not for a whole row.
+    FileSizeLimit limit(steps_before.size() + 10);
+    message = runtime_error_of([&] {
+      writer.on_epoch_end(sample_epoch(2), {{2, 2, 1, 2.0, 20.0}, {3, 2, 2, 1.9, 21.0}});
+    });
+  }
+  expect_mentions(message, (dir.path() / "steps.csv").string());
+  expect_mentions(message, "File too large");
+  EXPECT_EQ(read_text(dir.path() / "steps.csv"), steps_before);
+  EXPECT_EQ(read_text(dir.path() / "metrics.csv"), metrics_before);
+}
+
+TEST(MetricsCsv, TruncatingIntoAFullDiskKeepsTheOldFile) {
+  TempDir dir;
+  {
+    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate);
+    for (int epoch = 1; epoch <= 2; ++epoch) writer.on_epoch_end(sample_epoch(epoch), {});
+  }
+  const std::string before = read_text(dir.path() / "metrics.csv");
+  fs::create_symlink("/dev/full", dir.path() / "metrics.csv.tmp");
+  const std::string message = runtime_error_of([&] { truncate_run_csvs(dir.path(), 1); });
+  expect_mentions(message, (dir.path() / "metrics.csv").string());
+  expect_mentions(message, "No space left on device");
+  EXPECT_EQ(read_text(dir.path() / "metrics.csv"), before);
+  EXPECT_FALSE(fs::is_symlink(dir.path() / "metrics.csv.tmp"));
 }
 
 }  // namespace

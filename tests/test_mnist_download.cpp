@@ -1,8 +1,17 @@
 #include "normtrain/mnist_download.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <set>
 #include <stdexcept>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -20,6 +29,8 @@ using testing::TempDir;
 using testing::write_bytes;
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 constexpr const char* kTrainLabels = "train-labels-idx1-ubyte";
 
@@ -83,6 +94,160 @@ DownloadOptions from_mirrors(std::vector<std::string> mirrors) {
   DownloadOptions options;
   options.mirrors = std::move(mirrors);
   return options;
+}
+
+// An HTTP server on 127.0.0.1 for stopping tests: it answers every request with a 50 MB body
+// that it sends a few bytes at a time (kTrickle) or not at all after the first bytes (kStall),
+// so that a download is still running whenever a test decides to stop it.
+class SlowServer {
+ public:
+  enum class Pace { kTrickle, kStall };
+
+  explicit SlowServer(Pace pace) : pace_(pace) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (listener_ < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;  // any free port
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 8) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ::close(listener_);
+      throw std::runtime_error("cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~SlowServer() {
+    done_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+  SlowServer(const SlowServer&) = delete;
+  SlowServer& operator=(const SlowServer&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mnist/"; }
+  int requests() const { return requests_; }
+
+ private:
+  // Waits up to 20 ms for `fd` to have `events`; false when the server is shutting down.
+  bool wait_for(int fd, short events) {
+    pollfd entry{fd, events, 0};
+    while (!done_) {
+      if (::poll(&entry, 1, 20) > 0) return true;
+    }
+    return false;
+  }
+
+  void serve() {
+    while (wait_for(listener_, POLLIN)) {
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) continue;
+      ++requests_;
+      answer(client);
+      ::close(client);
+    }
+  }
+
+  void answer(int client) {
+    std::string request;
+    char buffer[4096];
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      if (!wait_for(client, POLLIN)) return;
+      const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+      if (got <= 0) return;
+      request.append(buffer, static_cast<std::size_t>(got));
+    }
+    const std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Length: 50000000\r\n\r\n";
+    if (!send_all(client, head)) return;
+    const std::string piece(64, '\x1f');
+    if (!send_all(client, piece)) return;
+    while (!done_) {
+      std::this_thread::sleep_for(10ms);
+      // The client hung up: the download was stopped.
+      pollfd entry{client, POLLIN, 0};
+      if (::poll(&entry, 1, 0) > 0 && ::recv(client, buffer, sizeof buffer, MSG_DONTWAIT) <= 0) {
+        return;
+      }
+      if (pace_ == Pace::kTrickle && !send_all(client, piece)) return;
+    }
+  }
+
+  static bool send_all(int client, const std::string& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      const ssize_t n = ::send(client, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  Pace pace_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> done_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+// The names in `dir` that end in ".part": downloads in progress.
+std::vector<fs::path> part_files(const fs::path& dir) {
+  std::vector<fs::path> parts;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".part") parts.push_back(entry.path());
+  }
+  return parts;
+}
+
+// Starts a download from `server`, flips the stop flag once the partial file has been on disk
+// for a while, and checks that the download ends soon after with DownloadInterrupted and leaves
+// no file behind.
+void expect_prompt_stop(SlowServer& server) {
+  TempDir data;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> receiving{false};
+  DownloadOptions options = from_mirrors({server.url(), server.url()});
+  options.stop_requested = [&] { return stop.load(); };
+  options.on_progress = [&](const std::string&, std::uint64_t done, std::uint64_t total) {
+    if (done > 0 && total == 50000000) receiving = true;
+  };
+
+  Clock::time_point stopped_at{};
+  bool saw_partial_file = false;
+  std::thread stopper([&] {
+    const Clock::time_point give_up = Clock::now() + 10s;
+    while (!receiving && Clock::now() < give_up) std::this_thread::sleep_for(5ms);
+    std::this_thread::sleep_for(300ms);
+    const std::vector<fs::path> parts = part_files(data.path());
+    saw_partial_file = parts.size() == 1 && fs::file_size(parts[0]) > 0;
+    stopped_at = Clock::now();
+    stop = true;
+  });
+  std::string message;
+  try {
+    ensure_mnist_files(data.path(), options);
+    ADD_FAILURE() << "the download finished";
+  } catch (const DownloadInterrupted& error) {
+    message = error.what();
+  } catch (const std::exception& error) {
+    ADD_FAILURE() << "not DownloadInterrupted: " << error.what();
+  }
+  const Clock::time_point returned = Clock::now();
+  stopper.join();
+
+  EXPECT_TRUE(saw_partial_file) << "the download never wrote its partial file";
+  EXPECT_LT(returned - stopped_at, 1s)
+      << std::chrono::duration_cast<std::chrono::milliseconds>(returned - stopped_at).count()
+      << " ms";
+  EXPECT_NE(message.find("train-images-idx3-ubyte.gz"), std::string::npos) << message;
+  EXPECT_TRUE(listing(data.path()).empty()) << *listing(data.path()).begin();
+  // Stopped, not failed over: the second mirror was never asked.
+  EXPECT_EQ(server.requests(), 1);
 }
 
 TEST(Sha256, KnownVectors) {
@@ -288,6 +453,48 @@ TEST(Download, ExistingFilesAreLeftAloneAndNeverChecked) {
   EXPECT_TRUE(ensure_mnist_files(data.path(), from_mirrors({})).empty());
   EXPECT_EQ(listing(data.path()), gz_names(all_names()));
   EXPECT_EQ(fs::last_write_time(data.path() / "train-images-idx3-ubyte.gz"), written);
+}
+
+TEST(DownloadStop, ATricklingTransferStopsWithinASecondAndLeavesNothing) {
+  SlowServer server(SlowServer::Pace::kTrickle);
+  expect_prompt_stop(server);
+}
+
+TEST(DownloadStop, AStalledTransferStopsWithinASecondToo) {
+  // No bytes arrive after the first ones, so only the periodic check can notice the stop.
+  SlowServer server(SlowServer::Pace::kStall);
+  expect_prompt_stop(server);
+}
+
+TEST(DownloadStop, AStopBeforeTheFirstFileDownloadsNothing) {
+  SlowServer server(SlowServer::Pace::kTrickle);
+  TempDir data;
+  DownloadOptions options = from_mirrors({server.url()});
+  options.stop_requested = [] { return true; };
+  EXPECT_THROW(ensure_mnist_files(data.path(), options), DownloadInterrupted);
+  EXPECT_TRUE(listing(data.path()).empty());
+  EXPECT_EQ(server.requests(), 0);
+}
+
+TEST(DownloadStop, DefaultsToTheInterruptFlag) {
+  const DownloadOptions options;
+  ASSERT_TRUE(options.stop_requested);
+  EXPECT_EQ(options.stop_requested(), interrupt_requested());
+}
+
+TEST(Download, AFullDiskIsAnErrorNamingTheFileAndTheReason) {
+  TempDir data;
+  TempDir mirror;
+  fs::copy_file(testing::tiny_mnist_dir() / "train-images-idx3-ubyte.gz",
+                mirror.path() / "train-images-idx3-ubyte.gz");
+  // The download's partial file leads to /dev/full, where every write fails with ENOSPC.
+  const fs::path part =
+      data.path() / ("train-images-idx3-ubyte.gz." + std::to_string(::getpid()) + ".part");
+  fs::create_symlink("/dev/full", part);
+  const std::string message = download_error(data.path(), from_mirrors({file_url(mirror.path())}));
+  EXPECT_NE(message.find(part.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+  EXPECT_TRUE(listing(data.path()).empty());
 }
 
 TEST(Verify, ReportsSubsetFilesAsDifferingAndAbsentOnesAsMissing) {

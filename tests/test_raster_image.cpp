@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stb_image.h>
 
+#include "normtrain/error.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -58,6 +59,38 @@ TEST(RasterImage, PngRoundTripsThroughADecoder) {
   EXPECT_EQ(height, 5);
   EXPECT_TRUE(std::equal(image.pixels().begin(), image.pixels().end(), decoded));
   stbi_image_free(decoded);
+}
+
+// The message of the runtime Error that write_png throws; a test failure when it throws none.
+std::string png_error(const std::filesystem::path& path) {
+  try {
+    write_png(path.string(), RasterImage(3, 3, {0, 0, 0}));
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kRuntime);
+    return error.what();
+  }
+  ADD_FAILURE() << "write_png did not throw";
+  return {};
+}
+
+TEST(RasterImage, AFullDiskIsAnErrorNamingThePicture) {
+  testing::TempDir dir;
+  const std::filesystem::path path = dir.path() / "misclassified.png";
+  // Writes to /dev/full fail with ENOSPC, as on a full disk.
+  std::filesystem::create_symlink("/dev/full", dir.path() / "misclassified.png.tmp");
+  const std::string message = png_error(path);
+  EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(RasterImage, AFileWhereTheFolderShouldBeIsAnError) {
+  testing::TempDir dir;
+  testing::write_bytes(dir.path() / "out", {1});
+  const std::filesystem::path path = dir.path() / "out" / "misclassified.png";
+  const std::string message = png_error(path);
+  EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("Not a directory"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -2,10 +2,30 @@
 
 #include <gtest/gtest.h>
 
+#include "normtrain/error.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
 namespace {
+
+namespace fs = std::filesystem;
+
+// The message of the runtime Error that `body` throws; a test failure when it throws none.
+template <typename Body>
+std::string runtime_error_of(Body body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kRuntime);
+    return error.what();
+  }
+  ADD_FAILURE() << "nothing was thrown";
+  return {};
+}
+
+void expect_mentions(const std::string& message, const std::string& part) {
+  EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+}
 
 EpochMetrics epoch_with(int epoch, double train_acc, double test_acc) {
   EpochMetrics m;
@@ -48,6 +68,41 @@ TEST(RunRecord, RecorderKeepsRunJsonCurrent) {
   EXPECT_NE(text.find("\"best_test_acc\": 97.5"), std::string::npos) << text;
   EXPECT_NE(text.find("\"best_test_epoch\": 1"), std::string::npos) << text;
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "run.json.tmp"));
+}
+
+TEST(RunRecord, AFullDiskIsAnErrorAndKeepsThePreviousRunJson) {
+  testing::TempDir dir;
+  const fs::path path = dir.path() / "run.json";
+  RunRecorder recorder(path, RunRecord{});
+  const std::string before = testing::read_text(path);
+  // The temporary beside run.json leads to /dev/full, where writes fail with ENOSPC.
+  fs::create_symlink("/dev/full", dir.path() / "run.json.tmp");
+  const std::string message =
+      runtime_error_of([&] { recorder.on_epoch_end(epoch_with(1, 91.0, 97.5), {}); });
+  expect_mentions(message, path.string());
+  expect_mentions(message, "No space left on device");
+  EXPECT_EQ(testing::read_text(path), before);
+  EXPECT_FALSE(fs::is_symlink(dir.path() / "run.json.tmp"));
+}
+
+TEST(RunRecord, ARemovedFolderIsAnError) {
+  testing::TempDir parent;
+  const fs::path dir = parent.path() / "run";
+  fs::create_directory(dir);
+  RunRecorder recorder(dir / "run.json", RunRecord{});
+  fs::remove_all(dir);
+  const std::string message = runtime_error_of([&] { recorder.finish("completed"); });
+  expect_mentions(message, (dir / "run.json").string());
+  expect_mentions(message, "No such file or directory");
+}
+
+TEST(RunRecord, AFolderInTheWayOfRunJsonIsAnError) {
+  testing::TempDir dir;
+  const fs::path path = dir.path() / "run.json";
+  fs::create_directories(path / "inside");  // rename cannot replace a non-empty folder
+  const std::string message = runtime_error_of([&] { RunRecorder(path, RunRecord{}); });
+  expect_mentions(message, path.string());
+  EXPECT_FALSE(fs::exists(dir.path() / "run.json.tmp"));
 }
 
 }  // namespace

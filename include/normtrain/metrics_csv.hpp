@@ -1,10 +1,10 @@
 #pragma once
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "normtrain/file_io.hpp"
 #include "normtrain/training_observer.hpp"
 
 namespace normtrain {
@@ -27,7 +27,9 @@ std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path);
 void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch);
 
 // Writes metrics.csv (a row per epoch) and steps.csv (a row per batch) in a run folder, each
-// flushed when its epoch ends so that an interrupted run keeps every finished epoch.
+// written through and synced when its epoch ends so that an interrupted run keeps every finished
+// epoch. A row that cannot be written (disk full, folder removed) throws a runtime Error naming
+// the file and the system's reason, and is not left half-written.
 class MetricsCsvWriter : public TrainingObserver {
  public:
   enum class Mode { kCreate, kAppend };
@@ -37,10 +39,8 @@ class MetricsCsvWriter : public TrainingObserver {
   void on_epoch_end(const EpochMetrics& epoch, const std::vector<StepMetrics>& steps) override;
 
  private:
-  std::filesystem::path metrics_path_;
-  std::filesystem::path steps_path_;
-  std::ofstream metrics_;
-  std::ofstream steps_;
+  OutputFile metrics_;
+  OutputFile steps_;
 };
 
 }  // namespace normtrain

@@ -3,12 +3,21 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "normtrain/dataset_info.hpp"
+#include "normtrain/interrupt.hpp"
 
 namespace normtrain {
+
+// Thrown by ensure_mnist_files when `DownloadOptions::stop_requested` says stop (Ctrl-C): not a
+// failure of the run's inputs but the user's wish, which main reports with exit status 130. The
+// partial file is gone by then; files completed before it stay.
+struct DownloadInterrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // The four files, training images and labels first, then test images and labels.
 const std::vector<MnistFileInfo>& official_mnist_files();
@@ -37,6 +46,9 @@ struct DownloadOptions {
   // Called as bytes arrive with the file name (e.g. "train-images-idx3-ubyte.gz"), the bytes
   // received so far and the expected total (0 while unknown). Optional.
   std::function<void(const std::string& file, std::uint64_t done, std::uint64_t total)> on_progress;
+  // Asked several times a second during a transfer, and before each file and mirror; true stops
+  // the download within a fraction of a second with DownloadInterrupted. Empty = never stop.
+  std::function<bool()> stop_requested = interrupt_requested;
 };
 
 // Downloads whichever of the four files are missing from `dir` (neither `name` nor `name`.gz
@@ -45,7 +57,8 @@ struct DownloadOptions {
 // (or `name` should a mirror serve it uncompressed). Files already present are the user's and
 // are neither checked nor touched. Returns the names (without .gz) it downloaded, in order.
 // Throws a runtime Error naming the file and every mirror's failure when no mirror delivers an
-// intact copy; a failed download leaves nothing behind (files completed before it stay).
+// intact copy, and DownloadInterrupted when stopped; a failed or stopped download leaves nothing
+// behind (files completed before it stay).
 std::vector<std::string> ensure_mnist_files(const std::filesystem::path& dir,
                                             const DownloadOptions& options);
 
