@@ -16,11 +16,7 @@ cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-generator=()
-if [ ! -f build-asan/CMakeCache.txt ] && command -v ninja >/dev/null; then
-  generator=(-G Ninja)
-fi
-cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DNORMTRAIN_SANITIZE=ON -DNORMTRAIN_WITH_TORCH=OFF
-cmake --build build-asan --parallel "$(nproc)"
-ctest --test-dir build-asan --output-on-failure --parallel "$(nproc)" "$@"
+# The "asan" preset in CMakePresets.json: -DNORMTRAIN_SANITIZE=ON -DNORMTRAIN_WITH_TORCH=OFF.
+cmake --preset asan
+cmake --build --preset asan --parallel "$(nproc)"
+ctest --preset asan --parallel "$(nproc)" "$@"
