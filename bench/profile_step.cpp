@@ -15,10 +15,10 @@
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
-#include "normtrain/allocator_tuning.hpp"
-#include "normtrain/batches.hpp"
-#include "normtrain/model.hpp"
-#include "normtrain/trainer.hpp"
+#include "normtrain/train/allocator_tuning.hpp"
+#include "normtrain/data/batches.hpp"
+#include "normtrain/model/model.hpp"
+#include "normtrain/train/trainer.hpp"
 
 namespace {
 

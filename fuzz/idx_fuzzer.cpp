@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "normtrain/error.hpp"
-#include "normtrain/idx.hpp"
+#include "normtrain/common/error.hpp"
+#include "normtrain/data/idx.hpp"
 
 namespace {
 

@@ -6,15 +6,15 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "normtrain/allocator_tuning.hpp"
-#include "normtrain/cli.hpp"
-#include "normtrain/data_preparation.hpp"
-#include "normtrain/error.hpp"
-#include "normtrain/eval_command.hpp"
-#include "normtrain/interrupt.hpp"
-#include "normtrain/mnist_download.hpp"
-#include "normtrain/predict_command.hpp"
-#include "normtrain/training_run.hpp"
+#include "normtrain/train/allocator_tuning.hpp"
+#include "normtrain/cli/cli.hpp"
+#include "normtrain/data/data_preparation.hpp"
+#include "normtrain/common/error.hpp"
+#include "normtrain/commands/eval_command.hpp"
+#include "normtrain/train/interrupt.hpp"
+#include "normtrain/data/mnist_download.hpp"
+#include "normtrain/commands/predict_command.hpp"
+#include "normtrain/train/training_run.hpp"
 
 namespace {
 

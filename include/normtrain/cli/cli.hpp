@@ -1,0 +1,20 @@
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <variant>
+
+#include "normtrain/cli/config.hpp"
+
+namespace normtrain {
+
+// What the command line asks for: a new training run (no subcommand), continuing a saved one
+// (--resume), or the predict and eval subcommands.
+using Command = std::variant<TrainConfig, ResumeRequest, PredictRequest, EvalRequest>;
+
+// Reads the command line into a validated command. Returns nullopt when the command line
+// asked only for --help or --version, which have then been written to `out`. Throws a usage
+// Error whose message names the offending flag for anything else that is wrong.
+std::optional<Command> parse_command_line(int argc, const char* const* argv, std::ostream& out);
+
+}  // namespace normtrain

@@ -1,0 +1,166 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "normtrain/data/dataset_info.hpp"
+#include "normtrain/data/image_input.hpp"
+#include "normtrain/train/lr_schedule.hpp"
+
+namespace normtrain {
+
+// The normalization layer placed after every ReLU of the network: batch, layer (one group),
+// group, instance (one group per channel) or none at all.
+enum class NormKind { kBatch, kLayer, kGroup, kInstance, kNone };
+
+// What a fresh run does when its --out folder already holds a run: refuse (the default, so
+// that no run is ever silently replaced), remove it first (--overwrite), or carry on with it
+// when it is a run of this same configuration (--continue: skip it when complete, resume it
+// otherwise).
+enum class ExistingRunPolicy { kRefuse, kOverwrite, kContinue };
+
+// Flag spelling of a norm ("bn", "ln", "gn", "in", "none") and back.
+std::string to_flag(NormKind norm);
+std::optional<NormKind> norm_from_flag(const std::string& flag);
+
+// Everything that defines a training run. The defaults reproduce the original notebook's recipe;
+// the command line reads into this struct and nothing else invents defaults.
+struct TrainConfig {
+  // Which normalization follows each convolution block.
+  NormKind norm = NormKind::kBatch;
+  // GroupNorm groups; only meaningful for kGroup. Must divide every block's channel count.
+  int groups = 8;
+  // Weight of the L1 penalty lambda * sum(|p|) over all parameters; 0 disables it.
+  double l1 = 0.0;
+  // Passes over the training set.
+  int epochs = 20;
+  // Training examples per SGD step; the last partial batch is kept.
+  int batch_size = 128;
+  // SGD learning rate and momentum; no weight decay and no schedule in the original recipe.
+  double lr = 0.01;
+  double momentum = 0.9;
+  // Learning-rate schedule; none keeps lr constant, as the original recipe does.
+  ScheduleOptions schedule;
+  // Dropout probability after every normalization layer.
+  double dropout = 0.0;
+  // Fused ReLU + norm CPU kernels over channels-last activations (fast), or LibTorch's own
+  // operators in the default layout (the reference they are checked against).
+  bool fused_kernels = true;
+  // Seeds weight initialisation, shuffling and augmentation.
+  std::uint64_t seed = 1;
+  // "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+  std::string device = "auto";
+  // Intra-op threads; 0 means every core.
+  int threads = 0;
+  // Which data set; Fashion-MNIST has MNIST's format and shapes.
+  DatasetKind dataset = DatasetKind::kMnist;
+  // Folder holding the four IDX files, raw or gzip.
+  std::string data_dir = "data/mnist";
+  // Download missing MNIST files; where from (empty: NORMTRAIN_MNIST_MIRROR or the defaults).
+  bool download = true;
+  std::string mirror;
+  // Only check the data files against the official MNIST checksums, then exit.
+  bool verify_data = false;
+  // Use only the first N training / test examples; 0 means all.
+  std::int64_t limit_train = 0;
+  std::int64_t limit_test = 0;
+  // Output folder; empty means runs/<variant slug>.
+  std::string out_dir;
+  // How many wrongly classified test images misclassified.png shows; 0 writes none.
+  int misclassified = 10;
+  // No summary, no per-epoch lines, no progress bar.
+  bool quiet = false;
+  // What to do when out_dir already holds a run.
+  ExistingRunPolicy existing_run = ExistingRunPolicy::kRefuse;
+  // Only say what the command would do with out_dir (start, resume, skip, ...), then exit.
+  bool dry_run = false;
+};
+
+// `normtrain --resume PATH`: continue a saved run with its saved configuration, changed only
+// by the flags that cannot alter its results (or, for --epochs, only extend them).
+struct ResumeRequest {
+  std::string path;  // the run folder or its checkpoint file
+  std::optional<int> epochs;
+  std::optional<int> threads;
+  std::optional<std::string> device;
+  std::optional<std::string> data_dir;
+  std::optional<int> misclassified;
+  bool quiet = false;
+  bool download = true;
+  std::string mirror;
+};
+
+// `normtrain predict`: classify the user's own images with a trained run's model.
+struct PredictRequest {
+  std::string checkpoint;  // a run folder or its checkpoint file
+  std::vector<std::string> images;
+  Polarity polarity = Polarity::kAuto;
+  bool json = false;  // one JSON array on stdout instead of a line per image
+  std::string device = "auto";
+  int threads = 0;
+};
+
+// `normtrain eval`: test a trained run's model without training, writing confusion.csv and the
+// misclassified images.
+struct EvalRequest {
+  std::string checkpoint;
+  std::optional<std::string> data_dir;  // default: the run's own
+  std::optional<std::int64_t> limit_test;
+  std::string out_dir;  // default: the run's folder
+  int misclassified = 10;
+  std::string device = "auto";
+  int threads = 0;
+  bool quiet = false;
+  bool download = true;
+  std::string mirror;
+};
+
+// The options that decide what a run computes: its identity. Two runs with the same identity
+// (and epochs) produce the same numbers, whatever the device, threads, data folder or output
+// options; a resumed run keeps them, and a folder holding another identity is another run.
+// Each entry is the option's flag and its value as the command line spells it; options that
+// do not apply to the configuration (--groups without --norm gn, a scheduler's parameters
+// under another scheduler) are left out. --epochs is not among them: a run can be extended.
+struct IdentityFlag {
+  std::string flag;
+  std::string value;
+};
+std::vector<IdentityFlag> identity_flags(const TrainConfig& config);
+
+// Every flag that can be part of a run's identity, whatever the configuration.
+const std::vector<std::string>& identity_flag_names();
+
+// The identity flags whose values differ, each as "--lr 0.01 (saved) vs 0.05 (requested)";
+// empty when both configurations are the same run.
+std::vector<std::string> identity_differences(const TrainConfig& saved,
+                                              const TrainConfig& requested);
+
+// The saved configuration with the request's changes applied.
+TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request);
+
+// Smallest channel count of any normalized block is 8, and the channel counts are 8, 24 and 16,
+// so the group counts that divide all of them are exactly these.
+inline constexpr int kValidGroupCounts[] = {1, 2, 4, 8};
+
+// Throws a usage Error naming the offending flag when a value is out of range.
+void validate(const TrainConfig& config);
+
+// The part of validate() that the predict and eval subcommands share with training.
+void validate_device_and_threads(const std::string& device, int threads);
+
+// Designs that train but cannot learn, or not what they seem, on this network with
+// `train_examples` training images: one sentence each saying why, for the run to print at its
+// start. Empty for a sound design.
+std::vector<std::string> design_warnings(const TrainConfig& config, std::int64_t train_examples);
+
+// Short, file-system-safe name of the variant, e.g. "bn-l1-0.01", "ln", "gn-8".
+std::string variant_slug(const TrainConfig& config);
+// Human name used in legends and tables, e.g. "BN + L1 0.01", "LN", "GN (8 groups)".
+std::string variant_label(const TrainConfig& config);
+// The folder a run writes to: out_dir, or runs/<variant slug> when none was given, with
+// "-seed-N" appended when the seed is not 1 (runs/gn-8-seed-2), so that seeds do not share one.
+std::string resolved_out_dir(const TrainConfig& config);
+
+}  // namespace normtrain

@@ -1,0 +1,105 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "normtrain/cli/config.hpp"
+#include "normtrain/data/dataset.hpp"
+#include "normtrain/report/evaluation_report.hpp"
+#include "normtrain/model/model.hpp"
+#include "normtrain/train/training_observer.hpp"
+
+namespace normtrain {
+
+// Sum of |p| over every element of every tensor in `parameters`.
+torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters);
+
+// The objective SGD minimises: mean NLL of the log-probabilities, plus l1 * sum(|p|) over
+// `parameters` when l1 > 0 (norm weights and biases included). Both parts, since metrics.csv
+// reports the NLL on its own too. Only `nll` carries the autograd graph: after nll.backward(),
+// add_l1_subgradient adds the penalty's share, and the gradients are then those of `total`.
+struct ObjectiveTerms {
+  torch::Tensor nll;    // differentiable
+  torch::Tensor total;  // the value alone
+};
+ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                               const std::vector<torch::Tensor>& parameters, double l1);
+
+// Adds l1 * sign(p) to the gradient of every parameter: the gradient of l1 * sum(|p|), bit for
+// bit what autograd gives, in one operation per parameter instead of a graph through |p|.
+void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1);
+
+// A model's performance on a data set, with its per-example predictions (on the CPU) for the
+// confusion matrix and the misclassified images.
+struct EvalResult {
+  double loss = 0.0;      // mean per-sample NLL
+  double accuracy = 0.0;  // percent
+  std::int64_t correct = 0;
+  torch::Tensor predictions;  // int64 [N]
+  torch::Tensor confidences;  // float [N], probability of the predicted class
+};
+
+EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size = 1000);
+
+// The predictions in the torch-free form the report writers take.
+TestPredictions to_test_predictions(const EvalResult& result);
+
+// Where and how training diverged: the step's loss or the parameters after it stopped being
+// finite.
+struct Divergence {
+  int epoch = 0;
+  std::int64_t step = 0;  // 1-based over the whole run, as in steps.csv
+  // e.g. "loss inf", "loss nan", "a parameter or running statistic became nan", "test loss nan"
+  std::string reason;
+};
+
+// How often the training loop reads its divergence check off the device: every step on the
+// CPU, where the value is at hand; every this many steps on a GPU, where a read waits for the
+// device, so that a diverged run stops soon without a host sync per step.
+inline constexpr std::int64_t kDeviceDivergenceCheckEvery = 50;
+
+struct EpochResult {
+  EpochMetrics metrics;
+  std::vector<StepMetrics> steps;
+  EvalResult test;  // the end-of-epoch evaluation, predictions included
+  // The pass stopped early because stop_requested() said so; nothing else is valid then.
+  bool interrupted = false;
+  // The pass stopped early because training diverged; nothing else is valid then.
+  std::optional<Divergence> divergence;
+};
+
+// Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs.
+class Trainer {
+ public:
+  // Called after every batch with (batch, batches); must not read values off the device.
+  using BatchCallback = std::function<void(std::int64_t, std::int64_t)>;
+  // Asked after every batch; true stops the epoch, unfinished.
+  using StopCheck = std::function<bool()>;
+
+  Trainer(NormNet model, const TrainConfig& config);
+
+  // One training pass over `train` (shuffled and augmented for `epoch`), then a test pass.
+  // Stops at the first step whose loss, updated parameters or running statistics are not
+  // finite (on a GPU within kDeviceDivergenceCheckEvery steps of it), or after a test pass
+  // whose loss is not, with result.divergence saying where.
+  EpochResult run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
+                        const BatchCallback& on_batch = {}, const StopCheck& stop_requested = {});
+
+  NormNet& model() { return model_; }
+  torch::optim::SGD& optimizer() { return optimizer_; }
+
+ private:
+  NormNet model_;
+  TrainConfig config_;
+  std::vector<torch::Tensor> parameters_;
+  // Parameters and floating-point buffers, checked for divergence after every step.
+  std::vector<torch::Tensor> state_;
+  torch::optim::SGD optimizer_;
+};
+
+}  // namespace normtrain

@@ -1,0 +1,61 @@
+#include "normtrain/commands/eval_command.hpp"
+
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "normtrain/data/data_preparation.hpp"
+#include "normtrain/data/dataset.hpp"
+#include "normtrain/train/device.hpp"
+#include "normtrain/common/error.hpp"
+#include "normtrain/report/evaluation_report.hpp"
+#include "normtrain/common/file_io.hpp"
+#include "normtrain/train/folder_lock.hpp"
+#include "normtrain/train/interrupt.hpp"
+#include "normtrain/data/mnist.hpp"
+#include "normtrain/train/torch_errors.hpp"
+#include "normtrain/model/trained_model.hpp"
+#include "normtrain/train/trainer.hpp"
+
+namespace normtrain {
+
+void run_eval(const EvalRequest& request, std::ostream& out) {
+  with_torch_errors([&] {
+    apply_thread_count(request.threads);
+    const torch::Device device = resolve_device(request.device);
+    TrainedModel trained = load_trained_model(request.checkpoint, "--checkpoint", device);
+    // The run's own data and test subset, unless the request says otherwise.
+    TrainConfig config = trained.config;
+    if (request.data_dir) config.data_dir = *request.data_dir;
+    if (request.limit_test) config.limit_test = *request.limit_test;
+    config.download = request.download;
+    config.mirror = request.mirror;
+    config.quiet = request.quiet;
+    std::filesystem::path out_dir = request.out_dir;
+    if (out_dir.empty()) out_dir = trained.checkpoint.parent_path();
+    if (out_dir.empty()) out_dir = ".";
+    ensure_writable_dir(out_dir, "--out");
+    // eval rewrites report files in the folder: no run may be writing there meanwhile.
+    const FolderLock lock(out_dir);
+
+    {
+      // Ctrl-C during a download stops it cleanly, with no partial file left.
+      const InterruptGuard interrupt_guard;
+      prepare_data(config);
+    }
+    const DatasetInfo& dataset = dataset_info(config.dataset);
+    const MnistSplit test_split =
+        load_mnist_split(config.data_dir, Split::kTest, config.limit_test);
+    const TensorDataset test = to_tensor_dataset(test_split, device, dataset);
+    const EvalResult result = evaluate(trained.model, test);
+    write_evaluation_report(out_dir, test_split, to_test_predictions(result), request.misclassified,
+                            dataset.class_names);
+    out << fmt::format(
+        "{} after {} epoch{}: test loss {:.6f}, accuracy {:.2f}% ({} of {} {} "
+        "test images)\n",
+        variant_label(config), trained.epochs, trained.epochs == 1 ? "" : "s", result.loss,
+        result.accuracy, result.correct, test.size(), dataset.title);
+  });
+}
+
+}  // namespace normtrain

@@ -1,0 +1,121 @@
+#include "normtrain/model/model.hpp"
+
+#include "normtrain/fused_relu_norm.hpp"
+#include "normtrain/max_pool_relu.hpp"
+
+namespace normtrain {
+namespace {
+
+namespace nn = torch::nn;
+
+// ReLU and the norm as one fused module.
+nn::AnyModule make_relu_norm(const ModelOptions& options, int channels) {
+  switch (options.norm) {
+    case NormKind::kBatch:
+      return nn::AnyModule(ReluBatchNorm(channels));
+    case NormKind::kLayer:
+      return nn::AnyModule(ReluGroupNorm(1, channels));
+    case NormKind::kGroup:
+      return nn::AnyModule(ReluGroupNorm(options.groups, channels));
+    case NormKind::kInstance:
+      return nn::AnyModule(ReluGroupNorm(channels, channels));
+    case NormKind::kNone:
+      return nn::AnyModule(nn::ReLU());
+  }
+  throw std::logic_error("unknown norm kind");
+}
+
+nn::AnyModule make_norm(const ModelOptions& options, int channels) {
+  switch (options.norm) {
+    case NormKind::kBatch:
+      return nn::AnyModule(nn::BatchNorm2d(channels));
+    case NormKind::kLayer:
+      // One group: statistics over C x H x W per example, whatever the spatial size.
+      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(1, channels)));
+    case NormKind::kGroup:
+      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(options.groups, channels)));
+    case NormKind::kInstance:
+      // One group per channel: statistics over H x W of each channel of each example.
+      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(channels, channels)));
+    case NormKind::kNone:
+      break;
+  }
+  throw std::logic_error("unknown norm kind");
+}
+
+nn::Conv2d conv(int in_channels, int out_channels, int kernel) {
+  return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel).bias(false));
+}
+
+void add_block(nn::Sequential& layers, const ModelOptions& options, int in_channels,
+               int out_channels) {
+  layers->push_back(conv(in_channels, out_channels, 3));
+  if (options.fused) {
+    layers->push_back(make_relu_norm(options, out_channels));
+  } else {
+    layers->push_back(nn::ReLU());
+    if (options.norm != NormKind::kNone) layers->push_back(make_norm(options, out_channels));
+  }
+  layers->push_back(nn::Dropout(options.dropout));
+}
+
+}  // namespace
+
+ModelOptions model_options(const TrainConfig& config) {
+  return {config.norm, config.groups, config.dropout, config.fused_kernels};
+}
+
+NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.fused) {
+  nn::Sequential layers;
+  add_block(layers, options, 1, 8);    // 8 x 26 x 26
+  add_block(layers, options, 8, 24);   // 24 x 24 x 24
+  layers->push_back(conv(24, 18, 1));  // transition: fewer channels, then halve the resolution
+  if (options.fused) {
+    // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients;
+    // fused, both take one pass. The identity keeps the later layers at their indices, which
+    // name their parameters in checkpoints.
+    layers->push_back(MaxPool2Relu());  // 18 x 12 x 12
+    layers->push_back(nn::Identity());
+  } else {
+    layers->push_back(nn::ReLU());
+    layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
+  }
+  add_block(layers, options, 18, 16);   // 16 x 10 x 10
+  add_block(layers, options, 16, 16);   // 16 x 8 x 8
+  add_block(layers, options, 16, 16);   // 16 x 6 x 6
+  layers->push_back(nn::AvgPool2d(6));  // global average: 16 x 1 x 1
+  layers->push_back(conv(16, 10, 1));
+  layers->push_back(nn::Flatten());
+  layers->push_back(nn::LogSoftmax(1));
+  layers_ = register_module("layers", layers);
+}
+
+torch::Tensor NormNetImpl::forward(const torch::Tensor& images) {
+  // A channels-last input makes every convolution produce (and the fused norms keep)
+  // channels-last activations, the layout in which the CPU convolutions are fastest.
+  // On other devices the fused modules fall back to the stock operators: keep their layout.
+  const bool channels_last = channels_last_ && images.is_cpu();
+  return layers_->forward(channels_last ? as_channels_last(images) : images);
+}
+
+torch::Tensor as_channels_last(const torch::Tensor& images) {
+  if (images.dim() == 4 && images.size(1) == 1 && images.is_contiguous()) {
+    // With one channel, NCHW and NHWC hold the same bytes, and LibTorch reads such a tensor as
+    // NCHW: the first convolution would then answer in NCHW, and the next layer pay a transpose
+    // forward and backward. Strides that say NHWC outright, over the same memory, avoid both.
+    const std::int64_t height = images.size(2);
+    const std::int64_t width = images.size(3);
+    return images.as_strided(images.sizes(), {height * width, 1, width, 1});
+  }
+  return images.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+std::int64_t count_parameters(const torch::nn::Module& module) {
+  std::int64_t total = 0;
+  for (const torch::Tensor& parameter : module.parameters()) {
+    if (parameter.requires_grad()) total += parameter.numel();
+  }
+  return total;
+}
+
+}  // namespace normtrain

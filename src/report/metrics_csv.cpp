@@ -1,0 +1,114 @@
+#include "normtrain/report/metrics_csv.hpp"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "normtrain/common/error.hpp"
+#include "normtrain/common/file_io.hpp"
+
+namespace normtrain {
+namespace {
+
+OutputFile open_csv(const std::filesystem::path& path, const char* header,
+                    MetricsCsvWriter::Mode mode) {
+  const bool append = mode == MetricsCsvWriter::Mode::kAppend && std::filesystem::exists(path);
+  OutputFile file(path, append ? OutputFile::Mode::kAppend : OutputFile::Mode::kTruncate);
+  if (!append) {
+    file.write(std::string(header) + "\n");
+    file.sync();
+  }
+  return file;
+}
+
+std::vector<std::string> split_fields(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1) {
+    fields.push_back(line.substr(start, comma - start));
+  }
+  fields.push_back(line.substr(start));
+  return fields;
+}
+
+// Keeps the header and the rows whose `epoch_column` is at most `last_epoch`.
+void truncate_csv(const std::filesystem::path& path, std::size_t epoch_column, int last_epoch) {
+  std::ifstream in(path);
+  if (!in) return;  // nothing written yet
+  std::string kept;
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> fields = split_fields(line);
+    if (header ||
+        (fields.size() > epoch_column && std::atoi(fields[epoch_column].c_str()) <= last_epoch)) {
+      kept += line + "\n";
+    }
+    header = false;
+  }
+  write_file_atomically(path, kept);
+}
+
+}  // namespace
+
+std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.rfind("epoch,train_loss,", 0) != 0) {
+    throw RuntimeError(
+        fmt::format("{} is missing or is not a normtrain metrics.csv", path.string()));
+  }
+  std::vector<EpochMetrics> rows;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> f = split_fields(line);
+    if (f.size() < 8) {
+      throw RuntimeError(fmt::format("{}: malformed row '{}'", path.string(), line));
+    }
+    EpochMetrics m;
+    m.epoch = std::atoi(f[0].c_str());
+    m.train_loss = std::atof(f[1].c_str());
+    m.train_acc = std::atof(f[2].c_str());
+    m.test_loss = std::atof(f[3].c_str());
+    m.test_acc = std::atof(f[4].c_str());
+    m.lr = std::atof(f[5].c_str());
+    m.train_seconds = std::atof(f[6].c_str());
+    m.test_seconds = std::atof(f[7].c_str());
+    m.train_nll = f.size() > 8 ? std::atof(f[8].c_str()) : m.train_loss;
+    rows.push_back(m);
+  }
+  return rows;
+}
+
+void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch) {
+  truncate_csv(out_dir / "metrics.csv", 0, last_epoch);
+  truncate_csv(out_dir / "steps.csv", 1, last_epoch);
+}
+
+std::string format_metrics_row(const EpochMetrics& m) {
+  return fmt::format("{},{:.6f},{:.4f},{:.6f},{:.4f},{:g},{:.3f},{:.3f},{:.6f}", m.epoch,
+                     m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.lr, m.train_seconds,
+                     m.test_seconds, m.train_nll);
+}
+
+std::string format_steps_row(const StepMetrics& s) {
+  return fmt::format("{},{},{},{:.6f},{:.4f}", s.step, s.epoch, s.batch, s.loss, s.train_acc);
+}
+
+MetricsCsvWriter::MetricsCsvWriter(const std::filesystem::path& out_dir, Mode mode)
+    : metrics_(open_csv(out_dir / "metrics.csv", kMetricsCsvHeader, mode)),
+      steps_(open_csv(out_dir / "steps.csv", kStepsCsvHeader, mode)) {}
+
+void MetricsCsvWriter::on_epoch_end(const EpochMetrics& epoch,
+                                    const std::vector<StepMetrics>& steps) {
+  // Steps first: a row in metrics.csv promises that its epoch's steps are on disk. Each file gets
+  // its rows in one write, so that a failure cuts back to the previous epoch's end.
+  std::string step_rows;
+  for (const StepMetrics& step : steps) step_rows += format_steps_row(step) + "\n";
+  steps_.write(step_rows);
+  steps_.sync();
+  metrics_.write(format_metrics_row(epoch) + "\n");
+  metrics_.sync();
+}
+
+}  // namespace normtrain

@@ -1,0 +1,240 @@
+#include "normtrain/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "normtrain/data/batches.hpp"
+#include "normtrain/train/lr_schedule.hpp"
+
+namespace normtrain {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The model's state that a diverging step can break: its parameters and its floating-point
+// buffers (BatchNorm's running statistics, which a test pass uses).
+std::vector<torch::Tensor> model_state(const NormNet& model) {
+  std::vector<torch::Tensor> state = model->parameters();
+  for (const torch::Tensor& buffer : model->buffers()) {
+    if (buffer.is_floating_point()) state.push_back(buffer);
+  }
+  return state;
+}
+
+// Sum of every value: not finite exactly when some value is not (or when they are so large
+// that the sum overflows, which is divergence too). One small reduction per tensor.
+torch::Tensor state_sum(const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor sum = state.front().sum();
+  for (std::size_t i = 1; i < state.size(); ++i) sum = sum + state[i].sum();
+  return sum;
+}
+
+// The reason a step with this loss and state sum diverged.
+std::string divergence_reason(double loss, double state_sum) {
+  if (std::isnan(loss)) return "loss nan";
+  if (std::isinf(loss)) return fmt::format("loss {}", loss);
+  return fmt::format("a parameter or running statistic became {}",
+                     std::isnan(state_sum) ? "nan" : "inf");
+}
+
+}  // namespace
+
+torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> sums;
+  sums.reserve(parameters.size());
+  for (const torch::Tensor& p : parameters) sums.push_back(p.abs().sum());
+  return torch::stack(sums).sum();
+}
+
+ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
+                               const std::vector<torch::Tensor>& parameters, double l1) {
+  torch::Tensor nll = torch::nll_loss(log_probs, targets);
+  if (l1 <= 0.0) return {nll, nll.detach()};
+  torch::NoGradGuard no_grad;
+  torch::Tensor total = nll.detach() + l1 * l1_norm(parameters);
+  return {std::move(nll), std::move(total)};
+}
+
+void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1) {
+  if (l1 <= 0.0) return;
+  torch::NoGradGuard no_grad;
+  for (const torch::Tensor& p : parameters) {
+    torch::Tensor& grad = p.mutable_grad();
+    if (grad.defined()) {
+      grad.add_(p.sign(), l1);
+    } else {
+      grad = p.sign() * l1;
+    }
+  }
+}
+
+EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size) {
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Device device = data.images.device();
+  torch::Tensor loss_sum =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  std::vector<torch::Tensor> predictions;
+  std::vector<torch::Tensor> confidences;
+  for (std::int64_t start = 0; start < data.size(); start += batch_size) {
+    const Batch batch = plain_batch(data, start, std::min(batch_size, data.size() - start));
+    const torch::Tensor log_probs = model->forward(batch.inputs);
+    loss_sum += torch::nll_loss(log_probs, batch.targets, /*weight=*/{}, at::Reduction::Sum);
+    const auto [best_log_prob, predicted] = log_probs.max(1);
+    predictions.push_back(predicted);
+    confidences.push_back(best_log_prob.exp());
+  }
+  EvalResult result;
+  result.predictions = torch::cat(predictions).cpu();
+  result.confidences = torch::cat(confidences).cpu();
+  result.correct = result.predictions.eq(data.labels.cpu()).sum().item<std::int64_t>();
+  result.loss = loss_sum.item<double>() / static_cast<double>(data.size());
+  result.accuracy = 100.0 * static_cast<double>(result.correct) / static_cast<double>(data.size());
+  return result;
+}
+
+TestPredictions to_test_predictions(const EvalResult& result) {
+  const torch::Tensor predicted = result.predictions.to(torch::kUInt8).contiguous();
+  const torch::Tensor confidence = result.confidences.to(torch::kFloat32).contiguous();
+  TestPredictions out;
+  out.predicted.assign(predicted.data_ptr<std::uint8_t>(),
+                       predicted.data_ptr<std::uint8_t>() + predicted.numel());
+  out.confidence.assign(confidence.data_ptr<float>(),
+                        confidence.data_ptr<float>() + confidence.numel());
+  return out;
+}
+
+Trainer::Trainer(NormNet model, const TrainConfig& config)
+    : model_(std::move(model)),
+      config_(config),
+      parameters_(model_->parameters()),
+      state_(model_state(model_)),
+      optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {}
+
+EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
+                               const BatchCallback& on_batch, const StopCheck& stop_requested) {
+  const auto train_start = std::chrono::steady_clock::now();
+  model_->train();
+  const EpochBatches batches(train, config_.batch_size, config_.seed, epoch);
+  const std::int64_t batch_count = batches.size();
+  const LearningRateSchedule schedule(config_.schedule, config_.lr, config_.epochs, batch_count);
+  auto& sgd_options =
+      static_cast<torch::optim::SGDOptions&>(optimizer_.param_groups().front().options());
+
+  // Per-batch figures stay on the device until the epoch ends: reading one per batch would
+  // stall a GPU on every step.
+  std::vector<torch::Tensor> losses;
+  std::vector<torch::Tensor> nlls;
+  std::vector<torch::Tensor> correct;
+  std::vector<torch::Tensor> state_sums;
+  std::vector<std::int64_t> sizes;
+  const std::int64_t check_every =
+      model_->parameters().front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
+  std::int64_t checked = 0;  // steps [0, checked) are known to be finite
+  // The first step in [checked, upto) whose loss or parameters are not finite, if any.
+  const auto find_divergence = [&](std::int64_t upto) -> std::optional<Divergence> {
+    const torch::Tensor step_losses =
+        torch::stack(std::vector<torch::Tensor>(losses.begin() + checked, losses.begin() + upto))
+            .to(torch::kCPU, torch::kFloat64);
+    const torch::Tensor step_sums =
+        torch::stack(
+            std::vector<torch::Tensor>(state_sums.begin() + checked, state_sums.begin() + upto))
+            .to(torch::kCPU, torch::kFloat64);
+    const auto loss_at = step_losses.accessor<double, 1>();
+    const auto sum_at = step_sums.accessor<double, 1>();
+    for (std::int64_t j = 0; j < upto - checked; ++j) {
+      if (!std::isfinite(loss_at[j]) || !std::isfinite(sum_at[j])) {
+        return Divergence{epoch, (epoch - 1) * batch_count + checked + j + 1,
+                          divergence_reason(loss_at[j], sum_at[j])};
+      }
+    }
+    checked = upto;
+    return std::nullopt;
+  };
+  losses.reserve(batch_count);
+  nlls.reserve(batch_count);
+  correct.reserve(batch_count);
+  for (std::int64_t i = 0; i < batch_count; ++i) {
+    // Asked before each batch, so that a stop after the last one keeps the finished epoch.
+    if (stop_requested && stop_requested()) {
+      EpochResult stopped;
+      stopped.interrupted = true;
+      return stopped;
+    }
+    const Batch batch = batches[i];
+    sgd_options.lr(schedule.lr_at(epoch, i));
+    optimizer_.zero_grad();
+    const torch::Tensor log_probs = model_->forward(batch.inputs);
+    const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
+    const torch::Tensor& nll = terms.nll;
+    const torch::Tensor& loss = terms.total;
+    nll.backward();
+    add_l1_subgradient(parameters_, config_.l1);
+    optimizer_.step();
+
+    losses.push_back(loss);  // a value already, without a graph
+    nlls.push_back(nll.detach());
+    correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
+    state_sums.push_back(state_sum(state_));
+    sizes.push_back(batch.targets.size(0));
+    if ((i + 1) % check_every == 0 || i + 1 == batch_count) {
+      if (auto divergence = find_divergence(i + 1)) {
+        EpochResult diverged;
+        diverged.divergence = std::move(divergence);
+        return diverged;
+      }
+    }
+    if (on_batch) on_batch(i + 1, batch_count);
+  }
+  const torch::Tensor loss_values = torch::stack(losses).to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor nll_values = torch::stack(nlls).to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor correct_values = torch::stack(correct).to(torch::kCPU, torch::kInt64);
+  const double train_seconds = seconds_since(train_start);
+
+  EpochResult result;
+  const auto loss_at = loss_values.accessor<double, 1>();
+  const auto nll_at = nll_values.accessor<double, 1>();
+  const auto correct_at = correct_values.accessor<std::int64_t, 1>();
+  double loss_sum = 0.0;
+  double nll_sum = 0.0;
+  std::int64_t seen = 0;
+  std::int64_t right = 0;
+  for (std::int64_t i = 0; i < batch_count; ++i) {
+    loss_sum += loss_at[i] * static_cast<double>(sizes[i]);
+    nll_sum += nll_at[i] * static_cast<double>(sizes[i]);
+    seen += sizes[i];
+    right += correct_at[i];
+    result.steps.push_back({(epoch - 1) * batch_count + i + 1, epoch, i + 1, loss_at[i],
+                            100.0 * static_cast<double>(right) / static_cast<double>(seen)});
+  }
+
+  const auto test_start = std::chrono::steady_clock::now();
+  result.test = evaluate(model_, test);
+  const EvalResult& tested = result.test;
+  if (!std::isfinite(tested.loss)) {
+    // Training stayed finite, yet the trained model is not: divergence all the same.
+    EpochResult diverged;
+    diverged.divergence =
+        Divergence{epoch, (epoch - 1) * batch_count + batch_count,
+                   fmt::format("test loss {}", std::isnan(tested.loss) ? "nan" : "inf")};
+    return diverged;
+  }
+  EpochMetrics& m = result.metrics;
+  m.epoch = epoch;
+  m.train_loss = loss_sum / static_cast<double>(seen);
+  m.train_nll = nll_sum / static_cast<double>(seen);
+  m.train_acc = 100.0 * static_cast<double>(right) / static_cast<double>(seen);
+  m.test_loss = tested.loss;
+  m.test_acc = tested.accuracy;
+  m.lr = sgd_options.lr();  // the rate of the epoch's last step
+  m.train_seconds = train_seconds;
+  m.test_seconds = seconds_since(test_start);
+  return result;
+}
+
+}  // namespace normtrain

@@ -1,0 +1,228 @@
+#include "normtrain/cli/cli.hpp"
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "normtrain/common/error.hpp"
+
+namespace normtrain {
+namespace {
+
+std::optional<Command> parse_command(std::vector<std::string> args,
+                                     std::string* printed = nullptr) {
+  args.insert(args.begin(), "normtrain");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  auto command = parse_command_line(static_cast<int>(argv.size()), argv.data(), out);
+  if (printed != nullptr) *printed = out.str();
+  return command;
+}
+
+// The command line as a new training run; nullopt after --help or --version.
+std::optional<TrainConfig> parse(std::vector<std::string> args, std::string* printed = nullptr) {
+  const auto command = parse_command(std::move(args), printed);
+  if (!command) return std::nullopt;
+  return std::get<TrainConfig>(*command);
+}
+
+std::string usage_error_of(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kUsage);
+    return error.what();
+  }
+  ADD_FAILURE() << "no usage error";
+  return {};
+}
+
+TEST(Cli, NoArgumentsGiveTheDefaults) {
+  const auto config = parse({});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->norm, NormKind::kBatch);
+  EXPECT_EQ(config->epochs, 20);
+  EXPECT_EQ(config->data_dir, "data/mnist");
+}
+
+TEST(Cli, GroupNormWithGroups) {
+  const auto config =
+      parse({"--norm",       "gn", "--groups", "4",   "--epochs",  "3", "--l1",          "0.001",
+             "--seed",       "7",  "--device", "cpu", "--threads", "2", "--limit-train", "100",
+             "--limit-test", "50", "--out",    "x",   "--quiet"});
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->norm, NormKind::kGroup);
+  EXPECT_EQ(config->groups, 4);
+  EXPECT_EQ(config->epochs, 3);
+  EXPECT_DOUBLE_EQ(config->l1, 0.001);
+  EXPECT_EQ(config->seed, 7u);
+  EXPECT_EQ(config->device, "cpu");
+  EXPECT_EQ(config->threads, 2);
+  EXPECT_EQ(config->limit_train, 100);
+  EXPECT_EQ(config->limit_test, 50);
+  EXPECT_EQ(config->out_dir, "x");
+  EXPECT_TRUE(config->quiet);
+}
+
+TEST(Cli, KernelsDefaultToFused) {
+  EXPECT_TRUE(parse({})->fused_kernels);
+  EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);
+}
+
+TEST(Cli, SchedulerFlags) {
+  const auto config = parse({"--scheduler", "onecycle", "--max-lr", "0.05", "--pct-start", "0.2"});
+  EXPECT_EQ(config->schedule.kind, SchedulerKind::kOneCycle);
+  EXPECT_DOUBLE_EQ(config->schedule.max_lr, 0.05);
+  EXPECT_DOUBLE_EQ(config->schedule.pct_start, 0.2);
+  EXPECT_EQ(
+      parse({"--scheduler", "step", "--step-size", "5", "--gamma", "0.5"})->schedule.step_size, 5);
+  EXPECT_NE(usage_error_of({"--gamma", "0.5"}).find("--scheduler step"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--scheduler", "step", "--max-lr", "0.1"}).find("--scheduler onecycle"),
+            std::string::npos);
+  usage_error_of({"--scheduler", "cosine"});
+  EXPECT_NE(usage_error_of({"--resume", "x", "--scheduler", "step"}).find("--scheduler"),
+            std::string::npos);
+}
+
+TEST(Cli, DatasetPicksItsDefaultDataDir) {
+  const auto fashion = parse({"--dataset", "fashion-mnist"});
+  EXPECT_EQ(fashion->dataset, DatasetKind::kFashionMnist);
+  EXPECT_EQ(fashion->data_dir, default_data_dir(DatasetKind::kFashionMnist));
+  EXPECT_EQ(parse({"--dataset", "fashion-mnist", "--data-dir", "x"})->data_dir, "x");
+  usage_error_of({"--dataset", "cifar10"});
+}
+
+TEST(Cli, InstanceAndNoNorm) {
+  EXPECT_EQ(parse({"--norm", "in"})->norm, NormKind::kInstance);
+  EXPECT_EQ(parse({"--norm", "none"})->norm, NormKind::kNone);
+  usage_error_of({"--norm", "in", "--groups", "2"});
+}
+
+TEST(Cli, GroupNormDefaultsToEightGroups) {
+  EXPECT_EQ(parse({"--norm", "gn"})->groups, 8);
+}
+
+TEST(Cli, GroupsWithOtherNormsIsAUsageError) {
+  EXPECT_NE(usage_error_of({"--norm", "bn", "--groups", "8"}).find("--groups"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--norm", "ln", "--groups", "2"}).find("--groups"), std::string::npos);
+}
+
+TEST(Cli, InvalidGroupsNameTheValidOnes) {
+  EXPECT_NE(usage_error_of({"--norm", "gn", "--groups", "3"}).find("1, 2, 4 or 8"),
+            std::string::npos);
+}
+
+TEST(Cli, BadFlagsAndValuesAreUsageErrors) {
+  usage_error_of({"--norm", "xn"});
+  usage_error_of({"--no-such-flag"});
+  usage_error_of({"--epochs", "many"});
+  usage_error_of({"--epochs", "0"});
+  usage_error_of({"--batch-size", "-1"});
+  usage_error_of({"--lr", "-0.5"});
+  usage_error_of({"--seed", "-1"});
+  usage_error_of({"--device", "gpu"});
+  usage_error_of({"stray-positional"});
+  usage_error_of({"--misclassified", "-1"});
+  usage_error_of({"--kernels", "fast"});
+}
+
+TEST(Cli, ResumeTakesOnlyFlagsThatKeepTheResults) {
+  const auto command = parse_command({"--resume", "runs/gn-8", "--epochs", "30", "--threads", "1"});
+  ASSERT_TRUE(command.has_value());
+  const auto& request = std::get<ResumeRequest>(*command);
+  EXPECT_EQ(request.path, "runs/gn-8");
+  EXPECT_EQ(request.epochs, 30);
+  EXPECT_EQ(request.threads, 1);
+  EXPECT_FALSE(request.device.has_value());
+  EXPECT_NE(usage_error_of({"--resume", "x", "--lr", "0.1"}).find("--lr"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--resume", "x", "--norm", "ln"}).find("--norm"), std::string::npos);
+  usage_error_of({"--resume", "x", "--epochs", "0"});
+}
+
+TEST(Cli, ResumeRequestOverridesTheSavedConfiguration) {
+  TrainConfig saved;
+  saved.norm = NormKind::kLayer;
+  saved.epochs = 5;
+  saved.lr = 0.02;
+  ResumeRequest request;
+  request.epochs = 8;
+  request.device = "cpu";
+  const TrainConfig merged = apply_resume_request(saved, request);
+  EXPECT_EQ(merged.epochs, 8);
+  EXPECT_EQ(merged.device, "cpu");
+  EXPECT_EQ(merged.norm, NormKind::kLayer);
+  EXPECT_DOUBLE_EQ(merged.lr, 0.02);
+  EXPECT_EQ(apply_resume_request(saved, {}).epochs, 5);
+}
+
+TEST(Cli, PredictAndEvalSubcommands) {
+  const auto predict = parse_command({"predict", "--checkpoint", "runs/gn-8", "a.png", "b.jpg",
+                                      "--json", "--colors", "black-on-white"});
+  const auto& p = std::get<PredictRequest>(*predict);
+  EXPECT_EQ(p.checkpoint, "runs/gn-8");
+  EXPECT_EQ(p.images, (std::vector<std::string>{"a.png", "b.jpg"}));
+  EXPECT_TRUE(p.json);
+  EXPECT_EQ(p.polarity, Polarity::kBlackOnWhite);
+
+  const auto eval = parse_command({"eval", "--checkpoint", "runs/ln", "--limit-test", "500"});
+  const auto& e = std::get<EvalRequest>(*eval);
+  EXPECT_EQ(e.checkpoint, "runs/ln");
+  EXPECT_EQ(e.limit_test, 500);
+  EXPECT_FALSE(e.data_dir.has_value());
+
+  usage_error_of({"predict", "a.png"});              // no --checkpoint
+  usage_error_of({"predict", "--checkpoint", "x"});  // no image
+  usage_error_of({"--norm", "gn", "predict", "--checkpoint", "x", "a.png"});
+  usage_error_of({"eval", "--checkpoint", "x", "--colors", "auto"});
+  // Training without a subcommand is unchanged.
+  EXPECT_EQ(parse({"--norm", "gn", "--groups", "4"})->groups, 4);
+}
+
+TEST(Cli, HelpAndVersionPrintAndStop) {
+  std::string printed;
+  EXPECT_FALSE(parse({"--help"}, &printed).has_value());
+  EXPECT_NE(printed.find("--groups"), std::string::npos);
+  EXPECT_FALSE(parse({"--version"}, &printed).has_value());
+  EXPECT_EQ(printed.rfind("normtrain ", 0), 0u);
+}
+
+TEST(Cli, ExistingRunPolicyAndDryRun) {
+  EXPECT_EQ(parse({})->existing_run, ExistingRunPolicy::kRefuse);
+  EXPECT_EQ(parse({"--overwrite"})->existing_run, ExistingRunPolicy::kOverwrite);
+  EXPECT_EQ(parse({"--continue"})->existing_run, ExistingRunPolicy::kContinue);
+  EXPECT_TRUE(parse({"--dry-run"})->dry_run);
+  EXPECT_NE(usage_error_of({"--overwrite", "--continue"}).find("contradict"), std::string::npos);
+  for (const char* flag : {"--overwrite", "--continue", "--dry-run"}) {
+    EXPECT_NE(usage_error_of({"--resume", "x", flag}).find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(Cli, EveryFlagGivenTakesEffectOrIsRefused) {
+  // One-cycle's rates come from --max-lr: a --lr would be ignored.
+  EXPECT_NE(usage_error_of({"--scheduler", "onecycle", "--lr", "0.05"}).find("--max-lr"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse({"--scheduler", "onecycle", "--max-lr", "0.05"}));
+  EXPECT_NE(usage_error_of({"--mirror", "file:///m", "--no-download"}).find("--mirror"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--verify-data", "--norm", "ln"}).find("--norm"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--verify-data", "--out", "x"}).find("--out"), std::string::npos);
+  EXPECT_NO_THROW(parse({"--verify-data", "--data-dir", "d", "--dataset", "fashion-mnist"}));
+  EXPECT_NE(usage_error_of({"--device", "cuda", "--kernels", "fused"}).find("--kernels"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse({"--device", "cuda", "--kernels", "stock"}));
+}
+
+TEST(Cli, ResumeNamesTheFlagsItTakesFromTheOptionTable) {
+  const std::string message = usage_error_of({"--resume", "x", "--seed", "2"});
+  EXPECT_NE(message.find("--seed cannot be given with --resume"), std::string::npos);
+  for (const char* changeable : {"--epochs", "--threads", "--device", "--data-dir", "--quiet"}) {
+    EXPECT_NE(message.find(changeable), std::string::npos) << changeable;
+  }
+  EXPECT_EQ(message.find("--lr,"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace normtrain

@@ -1,0 +1,186 @@
+#include "normtrain/train/trainer.hpp"
+
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace normtrain {
+namespace {
+
+TEST(Objective, L1TermAddsExactlyLambdaTimesSumOfAbsoluteValues) {
+  torch::manual_seed(0);
+  const torch::Tensor log_probs = torch::log_softmax(torch::randn({4, 10}, torch::kFloat64), 1);
+  const torch::Tensor targets = torch::tensor({1, 2, 3, 4}, torch::kInt64);
+  const std::vector<torch::Tensor> parameters = {
+      torch::tensor({1.5, -2.0}, torch::kFloat64),
+      torch::tensor({{-0.25, 0.0}, {3.0, -1.0}}, torch::kFloat64)};
+  const double lambda = 0.01;
+  const double without = objective_terms(log_probs, targets, parameters, 0.0).total.item<double>();
+  const double with = objective_terms(log_probs, targets, parameters, lambda).total.item<double>();
+  EXPECT_DOUBLE_EQ(without, torch::nll_loss(log_probs, targets).item<double>());
+  EXPECT_NEAR(with - without, lambda * (1.5 + 2.0 + 0.25 + 0.0 + 3.0 + 1.0), 1e-12);
+}
+
+TEST(Objective, L1CoversEveryParameterOfTheModel) {
+  NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0});
+  double expected = 0.0;
+  for (const torch::Tensor& p : model->parameters()) expected += p.abs().sum().item<double>();
+  EXPECT_NEAR(l1_norm(model->parameters()).item<double>(), expected, 1e-3);
+}
+
+// The trainer's split gradient (autograd through the NLL, then l1 * sign(p)) must be the
+// autograd gradient of the whole objective, exactly, for the reference results to stand.
+TEST(Objective, SplitGradientEqualsAutogradOfTheWholeObjective) {
+  torch::manual_seed(5);
+  for (NormKind norm : {NormKind::kBatch, NormKind::kGroup}) {
+    NormNet model(ModelOptions{norm, 8, 0.0});
+    const std::vector<torch::Tensor> parameters = model->parameters();
+    const torch::Tensor images = torch::randn({16, 1, 28, 28});
+    const torch::Tensor targets = torch::randint(0, 10, {16}, torch::kInt64);
+    const double lambda = 0.01;
+
+    torch::Tensor log_probs = model->forward(images);
+    (torch::nll_loss(log_probs, targets) + lambda * l1_norm(parameters)).backward();
+    std::vector<torch::Tensor> expected;
+    for (const torch::Tensor& p : parameters) expected.push_back(p.grad().clone());
+
+    for (const torch::Tensor& p : parameters) p.mutable_grad().zero_();
+    log_probs = model->forward(images);
+    const ObjectiveTerms terms = objective_terms(log_probs, targets, parameters, lambda);
+    EXPECT_FALSE(terms.total.requires_grad());
+    terms.nll.backward();
+    add_l1_subgradient(parameters, lambda);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      EXPECT_TRUE(torch::equal(parameters[i].grad(), expected[i])) << "parameter " << i;
+    }
+  }
+}
+
+// Parameters that took no part in the loss still get the penalty's gradient.
+TEST(Objective, L1SubgradientFillsAnAbsentGradient) {
+  const torch::Tensor p = torch::tensor({-2.0f, 0.0f, 3.0f}).requires_grad_();
+  add_l1_subgradient({p}, 0.5);
+  EXPECT_TRUE(torch::equal(p.grad(), torch::tensor({-0.5f, 0.0f, 0.5f})));
+}
+
+class SmokeTraining : public ::testing::TestWithParam<NormKind> {};
+
+TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
+  torch::set_num_threads(2);
+  TrainConfig config;
+  config.norm = GetParam();
+  // A larger step than the recipe's, so that a few dozen steps are enough to see learning.
+  config.lr = 0.05;
+  const TensorDataset train =
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTrain), torch::kCPU,
+                        dataset_info(DatasetKind::kMnist));
+  const TensorDataset test =
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
+                        dataset_info(DatasetKind::kMnist));
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+
+  std::int64_t callbacks = 0;
+  std::vector<EpochResult> epochs;
+  epochs.push_back(
+      trainer.run_epoch(1, train, test, [&](std::int64_t, std::int64_t) { ++callbacks; }));
+  for (int epoch = 2; epoch <= 3; ++epoch) epochs.push_back(trainer.run_epoch(epoch, train, test));
+
+  EXPECT_EQ(callbacks, 16);  // 2,000 images in batches of 128
+  ASSERT_EQ(epochs[0].steps.size(), 16u);
+  EXPECT_EQ(epochs[1].steps.front().step, 17);
+  // Near chance (log 10 = 2.30) at the start, clearly lower after three epochs.
+  EXPECT_GT(epochs[0].steps.front().loss, 2.0);
+  EXPECT_LT(epochs[2].metrics.train_loss, epochs[0].metrics.train_loss);
+  EXPECT_LT(epochs[2].metrics.train_loss, 1.5);
+  EXPECT_GT(epochs[2].metrics.train_acc, 50.0);
+  EXPECT_DOUBLE_EQ(epochs[2].metrics.lr, 0.05);
+  EXPECT_GT(epochs[2].metrics.train_seconds, 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
+                         ::testing::Values(NormKind::kBatch, NormKind::kLayer, NormKind::kGroup),
+                         [](const auto& info) { return to_flag(info.param); });
+
+TEST(Evaluate, CountsMatchPredictions) {
+  const TensorDataset test =
+      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
+                        dataset_info(DatasetKind::kMnist));
+  torch::manual_seed(1);
+  NormNet model(ModelOptions{NormKind::kLayer, 8, 0.0});
+  const EvalResult result = evaluate(model, test, 128);
+  EXPECT_EQ(result.predictions.size(0), 500);
+  EXPECT_EQ(result.correct, result.predictions.eq(test.labels).sum().item<std::int64_t>());
+  EXPECT_NEAR(result.accuracy, result.correct / 5.0, 1e-9);
+  EXPECT_TRUE((result.confidences > 0).all().item<bool>());
+  EXPECT_TRUE((result.confidences <= 1).all().item<bool>());
+}
+
+// The committed subset as device tensors, cut to the first `limit` training images.
+TensorDataset tiny_split(Split split, std::int64_t limit = 0) {
+  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
+                           dataset_info(DatasetKind::kMnist));
+}
+
+TEST(Divergence, AHugeLearningRateStopsTheEpochAtTheFirstNonFiniteStep) {
+  torch::set_num_threads(1);
+  TrainConfig config;
+  config.norm = NormKind::kBatch;
+  config.lr = 1e30;
+  const TensorDataset train = tiny_split(Split::kTrain, 1024);
+  const TensorDataset test = tiny_split(Split::kTest, 100);
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+  std::int64_t callbacks = 0;
+  const EpochResult result =
+      trainer.run_epoch(1, train, test, [&](std::int64_t, std::int64_t) { ++callbacks; });
+  ASSERT_TRUE(result.divergence.has_value());
+  EXPECT_EQ(result.divergence->epoch, 1);
+  EXPECT_GE(result.divergence->step, 1);
+  EXPECT_LE(result.divergence->step, 3);
+  // Stopped at that step: no later batch ran.
+  EXPECT_EQ(callbacks, result.divergence->step - 1);
+  EXPECT_TRUE(result.steps.empty());
+}
+
+// ReLU maps NaN to 0 in some kernels, so a NaN weight need not reach the loss: the parameters
+// themselves are checked too.
+TEST(Divergence, ANonFiniteParameterIsCaughtEvenWhenTheLossStaysFinite) {
+  torch::set_num_threads(1);
+  for (bool fused : {true, false}) {
+    TrainConfig config;
+    config.norm = NormKind::kGroup;
+    config.fused_kernels = fused;
+    const TensorDataset train = tiny_split(Split::kTrain, 256);
+    const TensorDataset test = tiny_split(Split::kTest, 100);
+    torch::manual_seed(config.seed);
+    NormNet model(model_options(config));
+    Trainer trainer(model, config);
+    {
+      torch::NoGradGuard no_grad;
+      model->parameters().front().view(-1)[0] = std::numeric_limits<float>::infinity();
+    }
+    const EpochResult result = trainer.run_epoch(1, train, test);
+    ASSERT_TRUE(result.divergence.has_value()) << "fused " << fused;
+    EXPECT_EQ(result.divergence->step, 1);
+  }
+}
+
+TEST(Divergence, AHealthyEpochReportsNone) {
+  TrainConfig config;
+  const TensorDataset train = tiny_split(Split::kTrain, 256);
+  const TensorDataset test = tiny_split(Split::kTest, 100);
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+  const EpochResult result = trainer.run_epoch(1, train, test);
+  EXPECT_FALSE(result.divergence.has_value());
+  EXPECT_EQ(result.steps.size(), 2u);
+}
+
+}  // namespace
+}  // namespace normtrain
