@@ -1,7 +1,7 @@
 #include "normtrain/model/model.hpp"
 
-#include "normtrain/fused_relu_norm.hpp"
-#include "normtrain/max_pool_relu.hpp"
+#include "normtrain/model/kernels/fused_relu_norm.hpp"
+#include "normtrain/model/kernels/max_pool_relu.hpp"
 
 namespace normtrain {
 namespace {

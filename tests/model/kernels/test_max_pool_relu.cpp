@@ -1,8 +1,9 @@
-#include "normtrain/max_pool_relu.hpp"
+#include "normtrain/model/kernels/max_pool_relu.hpp"
 
 #include <cmath>
 #include <limits>
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 namespace normtrain {
@@ -79,6 +80,63 @@ TEST(MaxPool2Relu, NaNWinsItsWindowAndNegativeWindowsGetNoGradient) {
   const Result reference = run(x, dy, stock);
   EXPECT_TRUE(torch::equal(fused.dx, reference.dx));
   EXPECT_TRUE(std::isnan(reference.y[0][0][0][0].item<float>()));
+}
+
+TEST(MaxPool2Relu, AnyChannelCountMatchesStock) {
+  torch::manual_seed(4);
+  for (const std::int64_t channels : {12, 5, 70}) {
+    const torch::Tensor x = channels_last(torch::randn({3, channels, 8, 6}, torch::kDouble));
+    const torch::Tensor dy = channels_last(torch::randn({3, channels, 4, 3}, torch::kDouble));
+    expect_identical(x, dy);
+  }
+}
+
+TEST(MaxPool2Relu, OneAndTwoThreadsGiveTheSameBits) {
+  torch::manual_seed(5);
+  const torch::Tensor x = channels_last(torch::randn({16, 18, 24, 24}));
+  const torch::Tensor dy = channels_last(torch::randn({16, 18, 12, 12}));
+  const int before = at::get_num_threads();
+  at::set_num_threads(1);
+  const Result one = run(x, dy, max_pool2_relu);
+  at::set_num_threads(2);
+  const Result two = run(x, dy, max_pool2_relu);
+  at::set_num_threads(before);
+  EXPECT_TRUE(torch::equal(one.y, two.y));
+  EXPECT_TRUE(torch::equal(one.dx, two.dx));
+}
+
+// Where a window's maximum is <= 0 the ReLU passes no gradient, even an infinite one.
+TEST(MaxPool2Relu, InfiniteGradientThroughABlockedReluGivesZero) {
+  torch::Tensor x = -torch::ones({1, 2, 2, 4});
+  x[0][0][0][2] = 0.0f;  // a window whose maximum is exactly 0
+  x[0][1][1][1] = 2.0f;
+  x = channels_last(x);
+  const float inf = std::numeric_limits<float>::infinity();
+  const torch::Tensor dy = channels_last(torch::full({1, 2, 1, 2}, inf));
+  const Result fused = run(x, dy, max_pool2_relu);
+  const Result reference = run(x, dy, stock);
+  EXPECT_TRUE(torch::equal(fused.dx, reference.dx));
+  EXPECT_EQ(fused.dx[0][0].abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(fused.dx[0][1][1][1].item<float>(), inf);
+  EXPECT_EQ(fused.dx[0][1].slice(1, 2, 4).abs().sum().item<float>(), 0.0f);
+}
+
+TEST(MaxPool2Relu, RejectsInputsThatStockRejects) {
+  // Empty channel or spatial dimensions, and too few dimensions: stock max_pool2d throws, and
+  // so must the fused path (which would otherwise return an empty result).
+  for (const auto& size : {std::vector<std::int64_t>{2, 0, 4, 4},
+                           {2, 3, 0, 4},
+                           {2, 3, 4, 0},
+                           {2, 3, 1, 4},
+                           {2, 3, 4, 1},
+                           {4, 4},
+                           {7}}) {
+    SCOPED_TRACE(torch::IntArrayRef(size));
+    const torch::Tensor x =
+        size.size() == 4 ? channels_last(torch::randn(size)) : torch::randn(size);
+    EXPECT_THROW(stock(x), c10::Error);
+    EXPECT_THROW(max_pool2_relu(x), c10::Error);
+  }
 }
 
 TEST(MaxPool2Relu, OtherInputsTakeTheStockPath) {

@@ -12,8 +12,9 @@ namespace normtrain {
 // the forward is one pass that also notes, per output, where its gradient goes, and
 // the backward writes the whole input gradient from those notes in one pass. Windows are 2x2 with
 // stride 2. Results equal the stock pair's exactly, ties and NaNs included (the first maximum of a
-// window, in row-major order, takes the gradient; a NaN wins its window). Channels-last CPU input
-// of even height and width takes this path; anything else, the stock operations.
+// window, in row-major order, takes the gradient; a NaN wins its window; where the ReLU blocks,
+// even an infinite gradient gives 0). Non-empty channels-last CPU input of even height and width
+// takes this path; anything else, the stock operations, with their errors.
 torch::Tensor max_pool2_relu(const torch::Tensor& x);
 
 // The module form, for the network's Sequential.

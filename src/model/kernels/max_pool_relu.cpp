@@ -1,4 +1,4 @@
-#include "normtrain/max_pool_relu.hpp"
+#include "normtrain/model/kernels/max_pool_relu.hpp"
 
 #include <algorithm>
 
@@ -112,7 +112,16 @@ void pool_backward(const T* dy, const T* route, const PoolShape& s, T* dx) {
 
 class MaxPool2ReluFunction : public torch::autograd::Function<MaxPool2ReluFunction> {
  public:
+  // x: what max_pool2_relu sends here, checked again because the loops below index it as such.
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x) {
+    TORCH_CHECK(
+        x.device().is_cpu() && x.dim() == 4 && x.is_contiguous(at::MemoryFormat::ChannelsLast),
+        "max_pool2_relu: the fused kernel needs a 4-D channels-last CPU tensor, got shape ",
+        x.sizes(), ", strides ", x.strides(), " on ", x.device());
+    TORCH_CHECK(x.size(2) >= 2 && x.size(3) >= 2 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
+                "max_pool2_relu: the fused kernel needs an even height and width of at least 2, "
+                "got ",
+                x.size(2), " x ", x.size(3));
     const PoolShape s = pool_shape(x.sizes());
     torch::Tensor y =
         torch::empty({s.n, s.c, s.out_h, s.out_w}, x.options(), at::MemoryFormat::ChannelsLast);
@@ -130,6 +139,9 @@ class MaxPool2ReluFunction : public torch::autograd::Function<MaxPool2ReluFuncti
     const torch::Tensor route = ctx->get_saved_variables()[0];
     const torch::Tensor dy = grad_outputs[0].contiguous(at::MemoryFormat::ChannelsLast);
     const std::vector<std::int64_t> input_size = ctx->saved_data["input_size"].toIntVector();
+    TORCH_CHECK(dy.scalar_type() == route.scalar_type() && dy.sizes() == route.sizes(),
+                "max_pool2_relu: the output's gradient is ", dy.scalar_type(), " of shape ",
+                dy.sizes(), ", expected ", route.scalar_type(), " of shape ", route.sizes());
     const PoolShape s = pool_shape(input_size);
     torch::Tensor dx = torch::empty(input_size, dy.options(), at::MemoryFormat::ChannelsLast);
     AT_DISPATCH_FLOATING_TYPES(dy.scalar_type(), "max_pool2_relu_backward", [&] {
@@ -143,11 +155,13 @@ class MaxPool2ReluFunction : public torch::autograd::Function<MaxPool2ReluFuncti
 }  // namespace
 
 torch::Tensor max_pool2_relu(const torch::Tensor& x) {
-  const bool fused = x.device().is_cpu() && x.dim() == 4 &&
-                     x.suggest_memory_format() == at::MemoryFormat::ChannelsLast &&
-                     x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(2) % 2 == 0 &&
-                     x.size(3) % 2 == 0 &&
-                     (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
+  // An empty input goes to the stock operator, which decides whether it is an error (a zero
+  // batch is not; a zero channel count, height or width is).
+  const bool fused =
+      x.defined() && x.device().is_cpu() && x.layout() == torch::kStrided && x.dim() == 4 &&
+      x.numel() > 0 && x.suggest_memory_format() == at::MemoryFormat::ChannelsLast &&
+      x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(2) % 2 == 0 && x.size(3) % 2 == 0 &&
+      (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
   if (!fused) return torch::relu(torch::max_pool2d(x, 2));
   return MaxPool2ReluFunction::apply(x);
 }
