@@ -64,11 +64,6 @@ void check_flag_combinations(const CLI::App& app, const TrainConfig& config) {
         "--overwrite and --continue contradict each other: --overwrite replaces the run in "
         "--out, --continue carries it on");
   }
-  if (app.count("--lr") > 0 && config.schedule.kind == SchedulerKind::kOneCycle) {
-    throw UsageError(
-        "--lr has no effect with --scheduler onecycle, whose rates come from --max-lr (with "
-        "--div-factor and --final-div-factor); give --max-lr instead");
-  }
   const bool cuda = config.device.rfind("cuda", 0) == 0;
   if (app.count("--kernels") > 0 && config.fused_kernels && cuda) {
     throw UsageError(
@@ -83,23 +78,47 @@ std::optional<T> given(const CLI::App& app, const std::string& flag, const T& va
   return app.count(flag) > 0 ? std::optional<T>(value) : std::nullopt;
 }
 
-}  // namespace
+// Validators that accept exactly the flag spellings of `values` (to_flag of each) and map them
+// onto the enum, so that an option binds straight to the enum and the spellings live in one
+// place. Two steps: a CheckedTransformer alone would also accept the enum's numbers.
+template <typename Enum>
+std::pair<CLI::Validator, CLI::Validator> choices(std::initializer_list<Enum> values) {
+  std::vector<std::pair<std::string, Enum>> table;
+  std::vector<std::string> names;
+  for (Enum value : values) {
+    table.emplace_back(to_flag(value), value);
+    names.push_back(to_flag(value));
+  }
+  return {CLI::IsMember(names), CLI::Transformer(table).description("")};
+}
 
-std::optional<Command> parse_command_line(int argc, const char* const* argv, std::ostream& out) {
-  TrainConfig config;
-  std::string norm_flag = to_flag(config.norm);
+template <typename Enum>
+CLI::Option* add_choice(CLI::App& app, const std::string& flag, Enum& value,
+                        const std::string& help, std::initializer_list<Enum> values) {
+  auto [member, transform] = choices(values);
+  // CLI11 applies transforms before checks, the last added first: so the membership test is
+  // a transform too, added after the mapping so that it sees the spelling.
+  return app.add_option(flag, value, help)
+      ->transform(transform)
+      ->transform(member)
+      ->default_str(to_flag(value));
+}
 
-  CLI::App app{
-      "Train a 9,752-parameter MNIST CNN with batch, layer or group normalization and write\n"
-      "per-epoch metrics, a model summary, run.json and a checkpoint to --out.",
-      "normtrain"};
-  app.set_version_flag("--version", std::string("normtrain ") + kVersion);
-  app.get_formatter()->column_width(30);
+// The flags given on the command line, by their long names.
+std::vector<std::string> given_flags(const CLI::App& app) {
+  std::vector<std::string> flags;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->count() > 0) flags.push_back(option->get_name(false, true));
+  }
+  return flags;
+}
 
-  app.add_option("--norm", norm_flag,
-                 "Normalization after each conv block: bn, ln, gn, in (instance) or none")
-      ->check(CLI::IsMember({"bn", "ln", "gn", "in", "none"}))
-      ->capture_default_str();
+// What each training option means; they read into `config`, whose defaults are the recipe's.
+void add_training_options(CLI::App& app, TrainConfig& config) {
+  add_choice(
+      app, "--norm", config.norm,
+      "Normalization after each conv block: bn, ln, gn, in (instance) or none",
+      {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance, NormKind::kNone});
   app.add_option("--groups", config.groups,
                  "GroupNorm groups (only with --norm gn): 1, 2, 4 or 8 [default: 8]");
   app.add_option("--l1", config.l1, "L1 penalty weight on all parameters; 0 disables it")
@@ -108,11 +127,9 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   app.add_option("--batch-size", config.batch_size, "Training batch size")->capture_default_str();
   app.add_option("--lr", config.lr, "SGD learning rate")->capture_default_str();
   app.add_option("--momentum", config.momentum, "SGD momentum")->capture_default_str();
-  std::string scheduler_flag = to_flag(config.schedule.kind);
-  app.add_option("--scheduler", scheduler_flag,
-                 "Learning-rate schedule: none (constant --lr), step or onecycle")
-      ->check(CLI::IsMember({"none", "step", "onecycle"}))
-      ->capture_default_str();
+  add_choice(app, "--scheduler", config.schedule.kind,
+             "Learning-rate schedule: none (constant --lr), step or onecycle",
+             {SchedulerKind::kNone, SchedulerKind::kStep, SchedulerKind::kOneCycle});
   app.add_option("--step-size", config.schedule.step_size, "step: epochs between decays")
       ->capture_default_str();
   app.add_option("--gamma", config.schedule.gamma, "step: factor applied at each decay")
@@ -130,13 +147,15 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
       ->capture_default_str();
   app.add_option("--dropout", config.dropout, "Dropout after every norm layer")
       ->capture_default_str();
-  // NonNegativeNumber: otherwise "-1" would wrap around to a huge unsigned seed.
-  std::string kernels = config.fused_kernels ? "fused" : "stock";
-  app.add_option("--kernels", kernels,
+  app.add_option("--kernels", config.fused_kernels,
                  "fused: hand-written ReLU+norm CPU kernels on channels-last data; stock: "
                  "LibTorch's operators (same math, slower)")
-      ->check(CLI::IsMember({"fused", "stock"}))
-      ->capture_default_str();
+      ->transform(CLI::Transformer(
+                      std::vector<std::pair<std::string, bool>>{{"fused", true}, {"stock", false}})
+                      .description(""))
+      ->transform(CLI::IsMember({"fused", "stock"}))
+      ->default_str("fused");
+  // NonNegativeNumber: otherwise "-1" would wrap around to a huge unsigned seed.
   app.add_option("--seed", config.seed, "Seed for initialisation, shuffling and augmentation")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -144,10 +163,8 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
       ->capture_default_str();
   app.add_option("--threads", config.threads, "CPU threads; 0 uses every core")
       ->capture_default_str();
-  std::string dataset_flag = dataset_info(config.dataset).flag;
-  app.add_option("--dataset", dataset_flag, "mnist or fashion-mnist")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
-      ->capture_default_str();
+  add_choice(app, "--dataset", config.dataset, "mnist or fashion-mnist",
+             {DatasetKind::kMnist, DatasetKind::kFashionMnist});
   app.add_option("--data-dir", config.data_dir,
                  "Folder with the four IDX files (raw or .gz) [default: data/mnist; for "
                  "fashion-mnist /usr/share/datasets/fashion-mnist when installed]");
@@ -175,53 +192,116 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
                "Say what this command would do with --out (start, resume, extend, skip or "
                "refuse) and exit without training");
   app.add_flag("--quiet", config.quiet, "Print only warnings and errors");
+}
+
+CLI::App* add_predict_subcommand(CLI::App& app, PredictRequest& predict) {
+  CLI::App* command = app.add_subcommand(
+      "predict", "Classify your own images (PNG, JPEG, ...; any size) with a trained run's model");
+  command->add_option("--checkpoint", predict.checkpoint, "Run folder or its checkpoint.pt")
+      ->required();
+  command->add_option("images", predict.images, "Image files")->required();
+  add_choice(*command, "--colors", predict.polarity,
+             "auto (invert when the border is light), white-on-black (like MNIST) or "
+             "black-on-white (ink on paper)",
+             {Polarity::kAuto, Polarity::kWhiteOnBlack, Polarity::kBlackOnWhite});
+  command->add_flag("--json", predict.json, "Print one JSON array instead of lines");
+  command->add_option("--device", predict.device, "auto, cpu, cuda or cuda:N")
+      ->capture_default_str();
+  command->add_option("--threads", predict.threads, "CPU threads; 0 uses every core");
+  return command;
+}
+
+// The eval subcommand; options whose default is "the run's" read into the `given_*` values.
+struct EvalOptions {
+  std::string data_dir;
+  std::int64_t limit_test = 0;
+};
+
+CLI::App* add_eval_subcommand(CLI::App& app, EvalRequest& eval, EvalOptions& options) {
+  CLI::App* command =
+      app.add_subcommand("eval",
+                         "Test a trained run's model without training; writes confusion.csv and "
+                         "misclassified.png");
+  command->add_option("--checkpoint", eval.checkpoint, "Run folder or its checkpoint.pt")
+      ->required();
+  command->add_option("--data-dir", options.data_dir, "Test data [default: the run's]");
+  command->add_option("--limit-test", options.limit_test,
+                      "Use the first N test images [default: the run's]");
+  command->add_option("--out", eval.out_dir, "Where to write [default: the run's folder]");
+  command->add_option("--misclassified", eval.misclassified, "Images in misclassified.png")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  command->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  command->add_option("--threads", eval.threads, "CPU threads; 0 uses every core");
+  command->add_option("--mirror", eval.mirror, "Where to download missing test files from");
+  command->add_flag("--no-download", "Never download missing test files");
+  command->add_flag("--quiet", eval.quiet, "Print only the result, warnings and errors");
+  return command;
+}
+
+EvalRequest finish_eval(const CLI::App& command, EvalRequest eval, const EvalOptions& options) {
+  if (command.count("--data-dir") > 0) eval.data_dir = options.data_dir;
+  if (command.count("--limit-test") > 0) eval.limit_test = options.limit_test;
+  eval.download = command.count("--no-download") == 0;
+  if (!eval.download && command.count("--mirror") > 0) {
+    throw UsageError("--mirror has no effect with --no-download; drop one of them");
+  }
+  validate_device_and_threads(eval.device, eval.threads);
+  if (options.limit_test < 0) {
+    throw UsageError("--limit-test must be 0 (all) or more");
+  }
+  return eval;
+}
+
+// --resume: only options that cannot change the saved run's results may come with it.
+ResumeRequest finish_resume(const CLI::App& app, const TrainConfig& config,
+                            const std::string& path) {
+  for (const std::string& flag : given_flags(app)) {
+    if (fixed_on_resume(flag)) {
+      throw UsageError(fmt::format(
+          "{} cannot be given with --resume: a resumed run keeps its saved configuration "
+          "(only {} may change)",
+          flag, changeable_on_resume(app)));
+    }
+  }
+  ResumeRequest request;
+  request.path = path;
+  request.epochs = given(app, "--epochs", config.epochs);
+  request.threads = given(app, "--threads", config.threads);
+  request.device = given(app, "--device", config.device);
+  request.data_dir = given(app, "--data-dir", config.data_dir);
+  request.misclassified = given(app, "--misclassified", config.misclassified);
+  request.quiet = config.quiet;
+  request.download = config.download;
+  request.mirror = config.mirror;
+  // The flags given must be valid on their own; the merged configuration is checked again.
+  validate(config);
+  return request;
+}
+
+}  // namespace
+
+std::optional<Command> parse_command_line(int argc, const char* const* argv, std::ostream& out) {
+  CLI::App app{
+      "Train a 9,752-parameter MNIST CNN with batch, layer or group normalization and write\n"
+      "per-epoch metrics, a model summary, run.json and a checkpoint to --out.",
+      "normtrain"};
+  app.set_version_flag("--version", std::string("normtrain ") + kVersion);
+  app.get_formatter()->column_width(30);
+
+  TrainConfig config;
+  add_training_options(app, config);
   std::string resume_path;
   app.add_option("--resume", resume_path,
                  "Continue the run saved in this folder (or checkpoint file) up to --epochs, "
                  "with its saved configuration");
-
   // Subcommands that use a trained run; training itself needs none, so that every existing
   // command line keeps working.
   PredictRequest predict;
-  std::string polarity = to_flag(predict.polarity);
-  CLI::App* predict_command = app.add_subcommand(
-      "predict", "Classify your own images (PNG, JPEG, ...; any size) with a trained run's model");
-  predict_command->add_option("--checkpoint", predict.checkpoint, "Run folder or its checkpoint.pt")
-      ->required();
-  predict_command->add_option("images", predict.images, "Image files")->required();
-  predict_command
-      ->add_option("--colors", polarity,
-                   "auto (invert when the border is light), white-on-black (like MNIST) or "
-                   "black-on-white (ink on paper)")
-      ->check(CLI::IsMember({"auto", "white-on-black", "black-on-white"}))
-      ->capture_default_str();
-  predict_command->add_flag("--json", predict.json, "Print one JSON array instead of lines");
-  predict_command->add_option("--device", predict.device, "auto, cpu, cuda or cuda:N")
-      ->capture_default_str();
-  predict_command->add_option("--threads", predict.threads, "CPU threads; 0 uses every core");
-
+  CLI::App* predict_command = add_predict_subcommand(app, predict);
   EvalRequest eval;
-  std::string eval_data_dir;
-  std::int64_t eval_limit_test = 0;
-  CLI::App* eval_command =
-      app.add_subcommand("eval",
-                         "Test a trained run's model without training; writes confusion.csv and "
-                         "misclassified.png");
-  eval_command->add_option("--checkpoint", eval.checkpoint, "Run folder or its checkpoint.pt")
-      ->required();
-  eval_command->add_option("--data-dir", eval_data_dir, "Test data [default: the run's]");
-  eval_command->add_option("--limit-test", eval_limit_test,
-                           "Use the first N test images [default: the run's]");
-  eval_command->add_option("--out", eval.out_dir, "Where to write [default: the run's folder]");
-  eval_command->add_option("--misclassified", eval.misclassified, "Images in misclassified.png")
-      ->check(CLI::Range(0, 1000))
-      ->capture_default_str();
-  eval_command->add_option("--device", eval.device, "auto, cpu, cuda or cuda:N")
-      ->capture_default_str();
-  eval_command->add_option("--threads", eval.threads, "CPU threads; 0 uses every core");
-  eval_command->add_option("--mirror", eval.mirror, "Where to download missing test files from");
-  eval_command->add_flag("--no-download", "Never download missing test files");
-  eval_command->add_flag("--quiet", eval.quiet, "Print only the result, warnings and errors");
+  EvalOptions eval_options;
+  CLI::App* eval_command = add_eval_subcommand(app, eval, eval_options);
   app.require_subcommand(0, 1);
 
   try {
@@ -235,83 +315,27 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
 
   if (predict_command->parsed() || eval_command->parsed()) {
     // Training options belong to training: refuse them rather than silently ignore them.
-    for (const CLI::Option* option : app.get_options()) {
-      if (option->count() > 0) {
-        throw UsageError(
-            fmt::format("{} is a training option; it cannot be given with the {} "
-                        "subcommand",
-                        option->get_name(), predict_command->parsed() ? "predict" : "eval"));
-      }
+    for (const std::string& flag : given_flags(app)) {
+      throw UsageError(
+          fmt::format("{} is a training option; it cannot be given with the {} "
+                      "subcommand",
+                      flag, predict_command->parsed() ? "predict" : "eval"));
     }
     if (predict_command->parsed()) {
-      predict.polarity = polarity == "white-on-black"   ? Polarity::kWhiteOnBlack
-                         : polarity == "black-on-white" ? Polarity::kBlackOnWhite
-                                                        : Polarity::kAuto;
       validate_device_and_threads(predict.device, predict.threads);
       return predict;
     }
-    if (eval_command->count("--data-dir") > 0) eval.data_dir = eval_data_dir;
-    if (eval_command->count("--limit-test") > 0) eval.limit_test = eval_limit_test;
-    eval.download = eval_command->count("--no-download") == 0;
-    if (!eval.download && eval_command->count("--mirror") > 0) {
-      throw UsageError("--mirror has no effect with --no-download; drop one of them");
-    }
-    validate_device_and_threads(eval.device, eval.threads);
-    if (eval_limit_test < 0) {
-      throw UsageError("--limit-test must be 0 (all) or more");
-    }
-    return eval;
+    return finish_eval(*eval_command, eval, eval_options);
   }
 
-  config.norm = *norm_from_flag(norm_flag);
-  config.dataset = *dataset_from_flag(dataset_flag);
   if (app.count("--data-dir") == 0) config.data_dir = default_data_dir(config.dataset);
   config.download = app.count("--no-download") == 0;
-  config.fused_kernels = kernels == "fused";
-
   config.existing_run = app.count("--overwrite") > 0  ? ExistingRunPolicy::kOverwrite
                         : app.count("--continue") > 0 ? ExistingRunPolicy::kContinue
                                                       : ExistingRunPolicy::kRefuse;
-  config.schedule.kind = *scheduler_from_flag(scheduler_flag);
   check_flag_combinations(app, config);
-
-  if (app.count("--resume") > 0) {
-    for (const CLI::Option* option : app.get_options()) {
-      const std::string flag = option->get_name(false, true);
-      if (option->count() > 0 && fixed_on_resume(flag)) {
-        throw UsageError(fmt::format(
-            "{} cannot be given with --resume: a resumed run keeps its saved configuration "
-            "(only {} may change)",
-            flag, changeable_on_resume(app)));
-      }
-    }
-    ResumeRequest request;
-    request.path = resume_path;
-    request.epochs = given(app, "--epochs", config.epochs);
-    request.threads = given(app, "--threads", config.threads);
-    request.device = given(app, "--device", config.device);
-    request.data_dir = given(app, "--data-dir", config.data_dir);
-    request.misclassified = given(app, "--misclassified", config.misclassified);
-    request.quiet = config.quiet;
-    request.download = config.download;
-    request.mirror = config.mirror;
-    // The flags given must be valid on their own; the merged configuration is checked again.
-    validate(config);
-    return request;
-  }
-  if (app.count("--groups") > 0 && config.norm != NormKind::kGroup) {
-    throw UsageError(fmt::format("--groups applies only to --norm gn, not --norm {}", norm_flag));
-  }
-  const auto require_scheduler = [&](const char* flag, SchedulerKind kind) {
-    if (app.count(flag) > 0 && config.schedule.kind != kind) {
-      throw UsageError(fmt::format("{} applies only to --scheduler {}", flag, to_flag(kind)));
-    }
-  };
-  require_scheduler("--step-size", SchedulerKind::kStep);
-  require_scheduler("--gamma", SchedulerKind::kStep);
-  for (const char* flag : {"--max-lr", "--pct-start", "--div-factor", "--final-div-factor"}) {
-    require_scheduler(flag, SchedulerKind::kOneCycle);
-  }
+  if (app.count("--resume") > 0) return finish_resume(app, config, resume_path);
+  check_identity_flags_apply(config, given_flags(app));
   validate(config);
   return config;
 }

@@ -7,8 +7,10 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "normtrain/common/error.hpp"
+#include "normtrain/model/architecture.hpp"
 
 namespace normtrain {
 namespace {
@@ -32,7 +34,9 @@ bool is_device_spec(const std::string& device) {
 // the option does not apply to it.
 struct IdentityOption {
   const char* flag;
-  std::function<std::optional<std::string>(const TrainConfig&)> value;
+  std::function<std::optional<std::string>(const RunSpec&)> value;
+  // Where the option applies, for the message when it is given elsewhere; nullptr: always.
+  const char* applies_with = nullptr;
 };
 
 template <typename T>
@@ -40,7 +44,7 @@ std::optional<std::string> always(const T& value) {
   return fmt::format("{}", value);
 }
 
-std::optional<std::string> under(const TrainConfig& config, SchedulerKind kind, double value) {
+std::optional<std::string> under(const RunSpec& config, SchedulerKind kind, double value) {
   if (config.schedule.kind != kind) return std::nullopt;
   return fmt::format("{}", value);
 }
@@ -49,60 +53,82 @@ std::optional<std::string> under(const TrainConfig& config, SchedulerKind kind, 
 // "the same run" and the comparison of a folder's saved run all read it.
 const std::vector<IdentityOption>& identity_options() {
   static const std::vector<IdentityOption> options = {
-      {"--dataset", [](const TrainConfig& c) { return always(dataset_info(c.dataset).flag); }},
-      {"--norm", [](const TrainConfig& c) { return always(to_flag(c.norm)); }},
+      {"--dataset", [](const RunSpec& c) { return always(dataset_info(c.dataset).flag); }},
+      {"--norm", [](const RunSpec& c) { return always(to_flag(c.norm)); }},
       {"--groups",
-       [](const TrainConfig& c) {
+       [](const RunSpec& c) {
          return c.norm == NormKind::kGroup ? always(c.groups) : std::nullopt;
-       }},
-      {"--l1", [](const TrainConfig& c) { return always(c.l1); }},
-      {"--batch-size", [](const TrainConfig& c) { return always(c.batch_size); }},
+       },
+       "--norm gn"},
+      {"--l1", [](const RunSpec& c) { return always(c.l1); }},
+      {"--batch-size", [](const RunSpec& c) { return always(c.batch_size); }},
       {"--lr",
-       [](const TrainConfig& c) {
+       [](const RunSpec& c) {
          // One-cycle takes its rates from --max-lr; --lr plays no part there.
          return c.schedule.kind == SchedulerKind::kOneCycle ? std::nullopt : always(c.lr);
-       }},
-      {"--momentum", [](const TrainConfig& c) { return always(c.momentum); }},
-      {"--scheduler", [](const TrainConfig& c) { return always(to_flag(c.schedule.kind)); }},
+       },
+       "--scheduler none or step: one-cycle's rates come from --max-lr (with --div-factor and "
+       "--final-div-factor), so give --max-lr instead"},
+      {"--momentum", [](const RunSpec& c) { return always(c.momentum); }},
+      {"--scheduler", [](const RunSpec& c) { return always(to_flag(c.schedule.kind)); }},
       {"--step-size",
-       [](const TrainConfig& c) {
+       [](const RunSpec& c) {
          return c.schedule.kind == SchedulerKind::kStep ? always(c.schedule.step_size)
                                                         : std::nullopt;
-       }},
-      {"--gamma",
-       [](const TrainConfig& c) { return under(c, SchedulerKind::kStep, c.schedule.gamma); }},
+       },
+       "--scheduler step"},
+      {"--gamma", [](const RunSpec& c) { return under(c, SchedulerKind::kStep, c.schedule.gamma); },
+       "--scheduler step"},
       {"--max-lr",
-       [](const TrainConfig& c) { return under(c, SchedulerKind::kOneCycle, c.schedule.max_lr); }},
+       [](const RunSpec& c) { return under(c, SchedulerKind::kOneCycle, c.schedule.max_lr); },
+       "--scheduler onecycle"},
       {"--pct-start",
-       [](const TrainConfig& c) {
-         return under(c, SchedulerKind::kOneCycle, c.schedule.pct_start);
-       }},
+       [](const RunSpec& c) { return under(c, SchedulerKind::kOneCycle, c.schedule.pct_start); },
+       "--scheduler onecycle"},
       {"--div-factor",
-       [](const TrainConfig& c) {
-         return under(c, SchedulerKind::kOneCycle, c.schedule.div_factor);
-       }},
+       [](const RunSpec& c) { return under(c, SchedulerKind::kOneCycle, c.schedule.div_factor); },
+       "--scheduler onecycle"},
       {"--final-div-factor",
-       [](const TrainConfig& c) {
+       [](const RunSpec& c) {
          return under(c, SchedulerKind::kOneCycle, c.schedule.final_div_factor);
-       }},
-      {"--dropout", [](const TrainConfig& c) { return always(c.dropout); }},
-      {"--seed", [](const TrainConfig& c) { return always(c.seed); }},
-      {"--kernels",
-       [](const TrainConfig& c) { return always(c.fused_kernels ? "fused" : "stock"); }},
-      {"--limit-train", [](const TrainConfig& c) { return always(c.limit_train); }},
-      {"--limit-test", [](const TrainConfig& c) { return always(c.limit_test); }},
+       },
+       "--scheduler onecycle"},
+      {"--dropout", [](const RunSpec& c) { return always(c.dropout); }},
+      {"--seed", [](const RunSpec& c) { return always(c.seed); }},
+      {"--kernels", [](const RunSpec& c) { return always(c.fused_kernels ? "fused" : "stock"); }},
+      {"--limit-train", [](const RunSpec& c) { return always(c.limit_train); }},
+      {"--limit-test", [](const RunSpec& c) { return always(c.limit_test); }},
   };
   return options;
 }
 
+// "1, 2, 4 or 8": a list as a sentence says it.
+std::string spoken_list(const std::vector<int>& values, const char* conjunction) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) text += i + 1 == values.size() ? fmt::format(" {} ", conjunction) : ", ";
+    text += std::to_string(values[i]);
+  }
+  return text;
+}
+
 }  // namespace
 
-std::vector<IdentityFlag> identity_flags(const TrainConfig& config) {
+std::vector<IdentityFlag> identity_flags(const RunSpec& config) {
   std::vector<IdentityFlag> flags;
   for (const IdentityOption& option : identity_options()) {
     if (auto value = option.value(config)) flags.push_back({option.flag, std::move(*value)});
   }
   return flags;
+}
+
+void check_identity_flags_apply(const RunSpec& spec, const std::vector<std::string>& given) {
+  for (const IdentityOption& option : identity_options()) {
+    const bool is_given = std::find(given.begin(), given.end(), option.flag) != given.end();
+    if (is_given && option.applies_with != nullptr && !option.value(spec)) {
+      throw UsageError(fmt::format("{} applies only to {}", option.flag, option.applies_with));
+    }
+  }
 }
 
 const std::vector<std::string>& identity_flag_names() {
@@ -114,8 +140,7 @@ const std::vector<std::string>& identity_flag_names() {
   return names;
 }
 
-std::vector<std::string> identity_differences(const TrainConfig& saved,
-                                              const TrainConfig& requested) {
+std::vector<std::string> identity_differences(const RunSpec& saved, const RunSpec& requested) {
   std::vector<std::string> differences;
   for (const IdentityOption& option : identity_options()) {
     const std::optional<std::string> was = option.value(saved);
@@ -218,12 +243,13 @@ void validate(const TrainConfig& config) {
     throw UsageError("--limit-train and --limit-test must be 0 (all) or more");
   }
   if (config.norm == NormKind::kGroup) {
-    const bool valid = std::find(std::begin(kValidGroupCounts), std::end(kValidGroupCounts),
-                                 config.groups) != std::end(kValidGroupCounts);
-    if (!valid) {
-      throw UsageError(fmt::format(
-          "--groups {} does not divide the channel counts 8, 24 and 16; use 1, 2, 4 or 8",
-          config.groups));
+    const std::vector<int> valid = valid_group_counts();
+    if (std::find(valid.begin(), valid.end(), config.groups) == valid.end()) {
+      std::vector<int> channels(kNormalizedBlockChannels.begin(), kNormalizedBlockChannels.end());
+      channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
+      throw UsageError(fmt::format("--groups {} does not divide the channel counts {}; use {}",
+                                   config.groups, spoken_list(channels, "and"),
+                                   spoken_list(valid, "or")));
     }
   }
 }
@@ -240,7 +266,7 @@ TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request
   return saved;
 }
 
-std::vector<std::string> design_warnings(const TrainConfig& config, std::int64_t train_examples) {
+std::vector<std::string> design_warnings(const RunSpec& config, std::int64_t train_examples) {
   std::vector<std::string> warnings;
   if (config.norm == NormKind::kInstance) {
     warnings.push_back(
@@ -264,7 +290,7 @@ std::vector<std::string> design_warnings(const TrainConfig& config, std::int64_t
   return warnings;
 }
 
-std::string variant_slug(const TrainConfig& config) {
+std::string variant_slug(const RunSpec& config) {
   std::string slug = to_flag(config.norm);
   if (config.dataset != DatasetKind::kMnist) slug = dataset_info(config.dataset).flag + "-" + slug;
   if (config.norm == NormKind::kGroup) slug += fmt::format("-{}", config.groups);
@@ -273,7 +299,7 @@ std::string variant_slug(const TrainConfig& config) {
   return slug;
 }
 
-std::string variant_label(const TrainConfig& config) {
+std::string variant_label(const RunSpec& config) {
   std::string label;
   switch (config.norm) {
     case NormKind::kBatch:

@@ -57,6 +57,10 @@ const DatasetInfo& dataset_info(DatasetKind kind) {
   return kind == DatasetKind::kFashionMnist ? fashion : mnist;
 }
 
+std::string to_flag(DatasetKind kind) {
+  return dataset_info(kind).flag;
+}
+
 std::optional<DatasetKind> dataset_from_flag(const std::string& flag) {
   for (DatasetKind kind : {DatasetKind::kMnist, DatasetKind::kFashionMnist}) {
     if (dataset_info(kind).flag == flag) return kind;

@@ -1,5 +1,6 @@
 #include "normtrain/model/model.hpp"
 
+#include "normtrain/model/architecture.hpp"
 #include "normtrain/model/kernels/fused_relu_norm.hpp"
 #include "normtrain/model/kernels/max_pool_relu.hpp"
 
@@ -66,10 +67,12 @@ ModelOptions model_options(const TrainConfig& config) {
 }
 
 NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.fused) {
+  const auto& channels = kNormalizedBlockChannels;
   nn::Sequential layers;
-  add_block(layers, options, 1, 8);    // 8 x 26 x 26
-  add_block(layers, options, 8, 24);   // 24 x 24 x 24
-  layers->push_back(conv(24, 18, 1));  // transition: fewer channels, then halve the resolution
+  add_block(layers, options, 1, channels[0]);            // 8 x 26 x 26
+  add_block(layers, options, channels[0], channels[1]);  // 24 x 24 x 24
+  // Transition: fewer channels, then halve the resolution.
+  layers->push_back(conv(channels[1], kTransitionChannels, 1));
   if (options.fused) {
     // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients;
     // fused, both take one pass. The identity keeps the later layers at their indices, which
@@ -80,11 +83,11 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
     layers->push_back(nn::ReLU());
     layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
   }
-  add_block(layers, options, 18, 16);   // 16 x 10 x 10
-  add_block(layers, options, 16, 16);   // 16 x 8 x 8
-  add_block(layers, options, 16, 16);   // 16 x 6 x 6
-  layers->push_back(nn::AvgPool2d(6));  // global average: 16 x 1 x 1
-  layers->push_back(conv(16, 10, 1));
+  add_block(layers, options, kTransitionChannels, channels[2]);  // 16 x 10 x 10
+  add_block(layers, options, channels[2], channels[3]);          // 16 x 8 x 8
+  add_block(layers, options, channels[3], channels[4]);          // 16 x 6 x 6
+  layers->push_back(nn::AvgPool2d(6));                           // global average: 16 x 1 x 1
+  layers->push_back(conv(channels[4], 10, 1));
   layers->push_back(nn::Flatten());
   layers->push_back(nn::LogSoftmax(1));
   layers_ = register_module("layers", layers);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "normtrain/common/error.hpp"
+#include "normtrain/model/architecture.hpp"
 
 namespace normtrain {
 namespace {
@@ -222,6 +223,24 @@ TEST(Cli, ResumeNamesTheFlagsItTakesFromTheOptionTable) {
     EXPECT_NE(message.find(changeable), std::string::npos) << changeable;
   }
   EXPECT_EQ(message.find("--lr,"), std::string::npos);
+}
+
+TEST(Cli, EnumOptionsTakeExactlyTheirSpellings) {
+  EXPECT_EQ(parse({"--norm", "ln"})->norm, NormKind::kLayer);
+  EXPECT_EQ(parse({"--scheduler", "onecycle"})->schedule.kind, SchedulerKind::kOneCycle);
+  EXPECT_EQ(parse({"--dataset", "fashion-mnist"})->dataset, DatasetKind::kFashionMnist);
+  EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);
+  // The enums' numbers are not spellings.
+  EXPECT_NE(usage_error_of({"--norm", "2"}).find("not in {bn,ln,gn,in,none}"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--kernels", "1"}).find("--kernels"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--scheduler", "0"}).find("--scheduler"), std::string::npos);
+}
+
+TEST(Cli, GroupCountsComeFromTheModelsChannels) {
+  EXPECT_EQ(valid_group_counts(), (std::vector<int>{1, 2, 4, 8}));
+  EXPECT_NE(usage_error_of({"--norm", "gn", "--groups", "16"})
+                .find("does not divide the channel counts 8, 24 and 16; use 1, 2, 4 or 8"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -25,9 +25,14 @@ enum class ExistingRunPolicy { kRefuse, kOverwrite, kContinue };
 std::string to_flag(NormKind norm);
 std::optional<NormKind> norm_from_flag(const std::string& flag);
 
-// Everything that defines a training run. The defaults reproduce the original notebook's recipe;
-// the command line reads into this struct and nothing else invents defaults.
-struct TrainConfig {
+// What a run computes: its identity. Two runs with the same spec produce the same numbers
+// wherever and however they run; the spec is saved in the checkpoint and run.json, fixed on
+// resume (but for --epochs, which may grow), and what --continue and sweeps compare. The
+// defaults reproduce the original notebook's recipe; the command line reads into these
+// structs and nothing else invents defaults.
+struct RunSpec {
+  // Which data set; Fashion-MNIST has MNIST's format and shapes.
+  DatasetKind dataset = DatasetKind::kMnist;
   // Which normalization follows each convolution block.
   NormKind norm = NormKind::kBatch;
   // GroupNorm groups; only meaningful for kGroup. Must divide every block's channel count.
@@ -50,28 +55,36 @@ struct TrainConfig {
   bool fused_kernels = true;
   // Seeds weight initialisation, shuffling and augmentation.
   std::uint64_t seed = 1;
+  // Use only the first N training / test examples; 0 means all.
+  std::int64_t limit_train = 0;
+  std::int64_t limit_test = 0;
+};
+
+// Where and how a run happens. Changing any of it changes no number a run computes (on the
+// CPU with the same thread count, not even the last digit), so a resumed run may change it.
+struct RunEnvironment {
   // "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
   std::string device = "auto";
   // Intra-op threads; 0 means every core.
   int threads = 0;
-  // Which data set; Fashion-MNIST has MNIST's format and shapes.
-  DatasetKind dataset = DatasetKind::kMnist;
   // Folder holding the four IDX files, raw or gzip.
   std::string data_dir = "data/mnist";
   // Download missing MNIST files; where from (empty: NORMTRAIN_MNIST_MIRROR or the defaults).
   bool download = true;
   std::string mirror;
-  // Only check the data files against the official MNIST checksums, then exit.
-  bool verify_data = false;
-  // Use only the first N training / test examples; 0 means all.
-  std::int64_t limit_train = 0;
-  std::int64_t limit_test = 0;
   // Output folder; empty means runs/<variant slug>.
   std::string out_dir;
   // How many wrongly classified test images misclassified.png shows; 0 writes none.
   int misclassified = 10;
   // No summary, no per-epoch lines, no progress bar.
   bool quiet = false;
+};
+
+// A fresh training command: the run's spec, the environment it runs in, and what the command
+// does besides training.
+struct TrainConfig : RunSpec, RunEnvironment {
+  // Only check the data files against the official MNIST checksums, then exit.
+  bool verify_data = false;
   // What to do when out_dir already holds a run.
   ExistingRunPolicy existing_run = ExistingRunPolicy::kRefuse;
   // Only say what the command would do with out_dir (start, resume, skip, ...), then exit.
@@ -127,22 +140,22 @@ struct IdentityFlag {
   std::string flag;
   std::string value;
 };
-std::vector<IdentityFlag> identity_flags(const TrainConfig& config);
+std::vector<IdentityFlag> identity_flags(const RunSpec& spec);
+
+// Throws a usage Error for the first flag in `given` that is part of the identity table but
+// does not apply to `spec` (--groups without --norm gn, --lr with --scheduler onecycle, ...):
+// a flag given must take effect.
+void check_identity_flags_apply(const RunSpec& spec, const std::vector<std::string>& given);
 
 // Every flag that can be part of a run's identity, whatever the configuration.
 const std::vector<std::string>& identity_flag_names();
 
 // The identity flags whose values differ, each as "--lr 0.01 (saved) vs 0.05 (requested)";
 // empty when both configurations are the same run.
-std::vector<std::string> identity_differences(const TrainConfig& saved,
-                                              const TrainConfig& requested);
+std::vector<std::string> identity_differences(const RunSpec& saved, const RunSpec& requested);
 
 // The saved configuration with the request's changes applied.
 TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request);
-
-// Smallest channel count of any normalized block is 8, and the channel counts are 8, 24 and 16,
-// so the group counts that divide all of them are exactly these.
-inline constexpr int kValidGroupCounts[] = {1, 2, 4, 8};
 
 // Throws a usage Error naming the offending flag when a value is out of range.
 void validate(const TrainConfig& config);
@@ -153,12 +166,12 @@ void validate_device_and_threads(const std::string& device, int threads);
 // Designs that train but cannot learn, or not what they seem, on this network with
 // `train_examples` training images: one sentence each saying why, for the run to print at its
 // start. Empty for a sound design.
-std::vector<std::string> design_warnings(const TrainConfig& config, std::int64_t train_examples);
+std::vector<std::string> design_warnings(const RunSpec& config, std::int64_t train_examples);
 
 // Short, file-system-safe name of the variant, e.g. "bn-l1-0.01", "ln", "gn-8".
-std::string variant_slug(const TrainConfig& config);
+std::string variant_slug(const RunSpec& config);
 // Human name used in legends and tables, e.g. "BN + L1 0.01", "LN", "GN (8 groups)".
-std::string variant_label(const TrainConfig& config);
+std::string variant_label(const RunSpec& config);
 // The folder a run writes to: out_dir, or runs/<variant slug> when none was given, with
 // "-seed-N" appended when the seed is not 1 (runs/gn-8-seed-2), so that seeds do not share one.
 std::string resolved_out_dir(const TrainConfig& config);

@@ -37,6 +37,8 @@ struct DatasetInfo {
 };
 
 const DatasetInfo& dataset_info(DatasetKind kind);
+// The --dataset spelling ("mnist", "fashion-mnist") and back.
+std::string to_flag(DatasetKind kind);
 std::optional<DatasetKind> dataset_from_flag(const std::string& flag);
 
 // --data-dir when none is given: data/<flag>, or for Fashion-MNIST the folder Debian's
