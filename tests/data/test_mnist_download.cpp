@@ -7,10 +7,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -18,6 +14,7 @@
 
 #include "normtrain/common/error.hpp"
 #include "normtrain/data/sha256.hpp"
+#include "slow_server.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -25,6 +22,7 @@ namespace {
 
 using testing::gzip_bytes;
 using testing::idx_bytes;
+using testing::SlowServer;
 using testing::TempDir;
 using testing::write_bytes;
 
@@ -96,105 +94,6 @@ DownloadOptions from_mirrors(std::vector<std::string> mirrors) {
   return options;
 }
 
-// An HTTP server on 127.0.0.1 for stopping tests: it answers every request with a 50 MB body
-// that it sends a few bytes at a time (kTrickle) or not at all after the first bytes (kStall),
-// so that a download is still running whenever a test decides to stop it.
-class SlowServer {
- public:
-  enum class Pace { kTrickle, kStall };
-
-  explicit SlowServer(Pace pace) : pace_(pace) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (listener_ < 0) throw std::runtime_error("socket() failed");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;  // any free port
-    socklen_t length = sizeof address;
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listener_, 8) != 0 ||
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      ::close(listener_);
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~SlowServer() {
-    done_ = true;
-    thread_.join();
-    ::close(listener_);
-  }
-  SlowServer(const SlowServer&) = delete;
-  SlowServer& operator=(const SlowServer&) = delete;
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mnist/"; }
-  int requests() const { return requests_; }
-
- private:
-  // Waits up to 20 ms for `fd` to have `events`; false when the server is shutting down.
-  bool wait_for(int fd, short events) {
-    pollfd entry{fd, events, 0};
-    while (!done_) {
-      if (::poll(&entry, 1, 20) > 0) return true;
-    }
-    return false;
-  }
-
-  void serve() {
-    while (wait_for(listener_, POLLIN)) {
-      const int client = ::accept(listener_, nullptr, nullptr);
-      if (client < 0) continue;
-      ++requests_;
-      answer(client);
-      ::close(client);
-    }
-  }
-
-  void answer(int client) {
-    std::string request;
-    char buffer[4096];
-    while (request.find("\r\n\r\n") == std::string::npos) {
-      if (!wait_for(client, POLLIN)) return;
-      const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
-      if (got <= 0) return;
-      request.append(buffer, static_cast<std::size_t>(got));
-    }
-    const std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-        "Content-Length: 50000000\r\n\r\n";
-    if (!send_all(client, head)) return;
-    const std::string piece(64, '\x1f');
-    if (!send_all(client, piece)) return;
-    while (!done_) {
-      std::this_thread::sleep_for(10ms);
-      // The client hung up: the download was stopped.
-      pollfd entry{client, POLLIN, 0};
-      if (::poll(&entry, 1, 0) > 0 && ::recv(client, buffer, sizeof buffer, MSG_DONTWAIT) <= 0) {
-        return;
-      }
-      if (pace_ == Pace::kTrickle && !send_all(client, piece)) return;
-    }
-  }
-
-  static bool send_all(int client, const std::string& data) {
-    std::size_t sent = 0;
-    while (sent < data.size()) {
-      const ssize_t n = ::send(client, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-
-  Pace pace_;
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> done_{false};
-  std::atomic<int> requests_{0};
-  std::thread thread_;
-};
-
 // The names in `dir` that end in ".part": downloads in progress.
 std::vector<fs::path> part_files(const fs::path& dir) {
   std::vector<fs::path> parts;
@@ -248,59 +147,6 @@ void expect_prompt_stop(SlowServer& server) {
   EXPECT_TRUE(listing(data.path()).empty()) << *listing(data.path()).begin();
   // Stopped, not failed over: the second mirror was never asked.
   EXPECT_EQ(server.requests(), 1);
-}
-
-TEST(Sha256, KnownVectors) {
-  EXPECT_EQ(sha256_hex(std::string_view("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(sha256_hex(std::string_view("")),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex(std::vector<std::uint8_t>{'a', 'b', 'c'}),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-}
-
-TEST(Sha256, IncrementalEqualsWholeAndRestartsAfterDigest) {
-  Sha256 hash;
-  hash.update("a", 1);
-  hash.update("bc", 2);
-  EXPECT_EQ(hash.hex_digest(), sha256_hex(std::string_view("abc")));
-  EXPECT_EQ(hash.hex_digest(), sha256_hex(std::string_view("")));
-}
-
-TEST(DownloadMirrors, FlagWinsOverEnvironmentWhichWinsOverDefaults) {
-  EXPECT_EQ(resolve_mirrors("file:///flag/", "https://env.example/"),
-            std::vector<std::string>{"file:///flag/"});
-  EXPECT_EQ(resolve_mirrors("", "https://env.example/"),
-            std::vector<std::string>{"https://env.example/"});
-  EXPECT_EQ(resolve_mirrors("", ""), default_mnist_mirrors());
-  EXPECT_EQ(resolve_mirrors("", nullptr), default_mnist_mirrors());
-  const std::vector<std::string> defaults = default_mnist_mirrors();
-  ASSERT_EQ(defaults.size(), 2u);
-  EXPECT_EQ(defaults[0], "https://ossci-datasets.s3.amazonaws.com/mnist/");
-  EXPECT_EQ(defaults[1], "http://yann.lecun.com/exdb/mnist/");
-}
-
-TEST(DownloadMirrors, RejectsWhatIsNotAUrlNamingItsSource) {
-  try {
-    resolve_mirrors("/srv/mnist", nullptr);
-    FAIL() << "accepted a bare path";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kUsage);
-    EXPECT_NE(std::string(error.what()).find("--mirror"), std::string::npos);
-  }
-  try {
-    resolve_mirrors("", "ftp://example.org/mnist/");
-    FAIL() << "accepted ftp://";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kUsage);
-    EXPECT_NE(std::string(error.what()).find("NORMTRAIN_MNIST_MIRROR"), std::string::npos);
-  }
-  EXPECT_NO_THROW(resolve_mirrors("HTTPS://Example.org/mnist", nullptr));
-}
-
-TEST(DownloadMirrors, FileUrlToleratesAMissingTrailingSlash) {
-  EXPECT_EQ(mirror_file_url("https://a.example/mnist/", "x.gz"), "https://a.example/mnist/x.gz");
-  EXPECT_EQ(mirror_file_url("https://a.example/mnist", "x.gz"), "https://a.example/mnist/x.gz");
 }
 
 TEST(Download, FetchesAllFourFilesFromAFileMirror) {

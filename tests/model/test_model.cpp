@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "normtrain/fused_relu_norm.hpp"
+#include "normtrain/model/kernels/fused_relu_norm.hpp"
 #include "normtrain/model/model_summary.hpp"
 
 namespace normtrain {

@@ -3,38 +3,21 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "normtrain/data/dataset_info.hpp"
+#include "normtrain/data/mirror_urls.hpp"
+#include "normtrain/data/url_download.hpp"
 #include "normtrain/train/interrupt.hpp"
 
+// The MNIST download policy: which files, the mirrors tried in order, each download checked
+// against the official digest; and --verify-data. Built on mirror_urls (which mirrors),
+// url_download (one transfer) and content_digest (what a file holds).
 namespace normtrain {
-
-// Thrown by ensure_mnist_files when `DownloadOptions::stop_requested` says stop (Ctrl-C): not a
-// failure of the run's inputs but the user's wish, which main reports with exit status 130. The
-// partial file is gone by then; files completed before it stay.
-struct DownloadInterrupted : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // The four files, training images and labels first, then test images and labels.
 const std::vector<MnistFileInfo>& official_mnist_files();
-
-// Where the four files are fetched from when missing, tried in order.
-std::vector<std::string> default_mnist_mirrors();
-
-// The mirrors to use: `flag_value` (--mirror) when not empty, else `env_value`
-// (NORMTRAIN_MNIST_MIRROR) when set and not empty, else the defaults. A given mirror replaces
-// the list. Throws a usage Error naming the flag or variable when the value is not an http://,
-// https:// or file:// URL.
-std::vector<std::string> resolve_mirrors(
-    const std::string& flag_value, const char* env_value,
-    const std::vector<std::string>& defaults = default_mnist_mirrors());
-
-// The URL of `file_name` on `mirror`, whether or not the mirror ends in '/'.
-std::string mirror_file_url(const std::string& mirror, const std::string& file_name);
 
 struct DownloadOptions {
   // Tried in order for each file until one delivers it intact.
