@@ -7,17 +7,15 @@
 #   -o OUT.png   the image to write (1600x1000 pixels)
 #   RUN_DIR      a folder written by `normtrain --out RUN_DIR` (metrics.csv, steps.csv, run.json)
 #
-# Needs gnuplot (Debian/Ubuntu: apt-get install gnuplot-nox).
+# Needs gnuplot (Debian/Ubuntu: apt-get install gnuplot-nox) and normtrain ($NORMTRAIN_BINARY, or
+# build/normtrain in this repository), which checks the folders and lists each run's label and
+# data files (`normtrain report --plot-data`).
 # Exit status: 0 done, 2 usage error, 1 a folder is not a run, gnuplot missing or failing.
-#
-# The legend shows each run's "variant_label" from run.json, read with grep/sed rather than jq
-# (not installed everywhere): normtrain writes run.json with nlohmann::json dump(2), one key per
-# line, and "variant_label" is a flat top-level string. A run without one is named by its folder.
 set -euo pipefail
 export LC_ALL=C  # a decimal point, whatever the user's locale
 
 usage() {
-  sed -n '2,11s/^# \{0,1\}//p' "$0"
+  sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 die_usage() {
@@ -29,12 +27,6 @@ die_usage() {
 die() {
   echo "plot.sh: $1" >&2
   exit 1
-}
-
-# variant_label FILE: the "variant_label" string of a run.json, without quotes and escapes.
-variant_label() {
-  { grep -E '^  "variant_label": "' "$1" || true; } | head -n 1 |
-    sed -E 's/^ *"variant_label": "//; s/",?$//; s/\\"/"/g; s/\\\\/\\/g'
 }
 
 # gp_string TEXT: TEXT as a single-quoted gnuplot string, in which only ' needs escaping.
@@ -62,14 +54,12 @@ done
 [ -n "$out" ] || die_usage "no output file: pass -o OUT.png"
 [ ${#dirs[@]} -gt 0 ] || die_usage "no run folders given (usage: scripts/plot.sh -o OUT.png RUN_DIR...)"
 
-for dir in "${dirs[@]}"; do
-  [ -d "$dir" ] || die "'$dir' is not a folder; pass run folders written by normtrain --out"
-  for file in metrics.csv steps.csv run.json; do
-    [ -f "$dir/$file" ] ||
-      die "'$dir' is not a normtrain run folder: it has no $file (pass the folder given to --out)"
-    [ -r "$dir/$file" ] || die "cannot read '$dir/$file'"
-  done
-done
+binary=${NORMTRAIN_BINARY:-$(dirname -- "$0")/../build/normtrain}
+[ -x "$binary" ] || die "no normtrain at $binary: build it with scripts/build.sh or set NORMTRAIN_BINARY"
+data=$(mktemp -d "${TMPDIR:-/tmp}/plot.XXXXXX")
+trap 'rm -rf "$data"' EXIT
+# normtrain refuses a folder that is not a run (exit 1, naming it) before anything is drawn.
+"$binary" report --plot-data "$data" -- "${dirs[@]}" || exit $?
 
 command -v gnuplot >/dev/null 2>&1 ||
   die "gnuplot not found; install it (Debian/Ubuntu: apt-get install gnuplot-nox) and run again"
@@ -92,20 +82,18 @@ fi
 colours=(0072B2 D55E00 009E73 CC79A7 E69F00 56B4E9 000000 8C564B 7F7F7F BCBD22)
 
 # Runs without a finished epoch have nothing to draw; they are left out with a warning.
-plotted=()
+plotted=()  # for each run drawn: its label, metrics.csv and steps.csv, a tab between them
 max_epoch=0
 max_step=0
-for dir in "${dirs[@]}"; do
-  rows=$(awk -F, 'NR > 1 && NF >= 5 { n++ } END { print n + 0 }' "$dir/metrics.csv")
-  steps=$(awk -F, 'NR > 1 && NF >= 5 { n++ } END { print n + 0 }' "$dir/steps.csv")
-  if [ "$rows" -eq 0 ] || [ "$steps" -eq 0 ]; then
+while IFS=$'\t' read -r dir label _ epochs steps metrics_csv steps_csv; do
+  if [ "$epochs" -eq 0 ] || [ "$steps" -eq 0 ]; then
     echo "plot.sh: warning: '$dir' has no finished epoch yet; left out of the plot" >&2
     continue
   fi
-  plotted+=("$dir")
-  [ "$rows" -le "$max_epoch" ] || max_epoch=$rows
+  plotted+=("$label"$'\t'"$metrics_csv"$'\t'"$steps_csv")
+  [ "$epochs" -le "$max_epoch" ] || max_epoch=$epochs
   [ "$steps" -le "$max_step" ] || max_step=$steps
-done
+done < <(tail -n +2 "$data/runs.tsv")
 [ ${#plotted[@]} -gt 0 ] || die "none of the runs has a finished epoch to plot"
 
 # Long runs have a noisy per-batch loss: it is smoothed with an exponential moving average
@@ -133,13 +121,11 @@ test_loss=()
 test_acc=()
 legend_items=()
 for i in "${!plotted[@]}"; do
-  dir=${plotted[$i]}
-  label=$(variant_label "$dir/run.json")
-  [ -n "$label" ] || label=$(basename -- "$(cd -- "$dir" && pwd)")
+  IFS=$'\t' read -r label metrics_csv steps_csv <<<"${plotted[$i]}"
   colour=${colours[$((i % ${#colours[@]}))]}
   dash=$((i / ${#colours[@]} + 1))
-  steps_csv=$(gp_string "$dir/steps.csv")
-  metrics_csv=$(gp_string "$dir/metrics.csv")
+  steps_csv=$(gp_string "$steps_csv")
+  metrics_csv=$(gp_string "$metrics_csv")
   style="lc rgb '#$colour' dt $dash"
   read -r x1 x2 x3 y < <(awk -v i="$i" -v cols="$legend_cols" 'BEGIN {
     width = 0.19; x = 0.5 - cols * width / 2 + (i % cols) * width; y = 0.945 - int(i / cols) * 0.03
@@ -174,8 +160,7 @@ if [ "$max_epoch" -gt 1 ]; then
   epoch_axis="$(awk -v n="$max_epoch" 'BEGIN { p = 0.02 * (n - 1); printf "set xrange [%g:%g]", 1 - p, n + p }'); $epoch_axis"
 fi
 
-script=$(mktemp "${TMPDIR:-/tmp}/plot.XXXXXX.gp")
-trap 'rm -f "$script" "$script.err"' EXIT
+script=$data/plot.gp
 cat >"$script" <<EOF
 set terminal $terminal
 set output $(gp_string "$out")

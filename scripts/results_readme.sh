@@ -5,6 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-results}
+normtrain=${NORMTRAIN_BINARY:-build/normtrain}
+list=$(mktemp -d)
+trap 'rm -rf "$list"' EXIT
+
+# completed RUN_DIR...: every folder holds a run that completed (the status column of the list
+# `normtrain report --plot-data` writes); false when one is missing, unfinished or diverged.
+completed() {
+  "$normtrain" report --plot-data "$list" -- "$@" >/dev/null 2>&1 &&
+    [ "$(tail -n +2 "$list/runs.tsv" | cut -f 3 | sort -u)" = completed ]
+}
 seed1=("$dir/bn-l1-0.01" "$dir/ln" "$dir/gn-8")
 all=()
 for variant in bn-l1-0.01 ln gn-8; do
@@ -80,9 +90,7 @@ MD
 
 MD
   fashion=("$dir/fashion-mnist/bn-l1-0.01" "$dir/fashion-mnist/ln" "$dir/fashion-mnist/gn-8")
-  if grep -qs '"status": "completed"' "${fashion[0]}/run.json" &&
-    grep -qs '"status": "completed"' "${fashion[1]}/run.json" &&
-    grep -qs '"status": "completed"' "${fashion[2]}/run.json"; then
+  if completed "${fashion[@]}"; then
     cat <<MD
 
 ## Fashion-MNIST

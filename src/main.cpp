@@ -6,14 +6,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "normtrain/train/allocator_tuning.hpp"
 #include "normtrain/cli/cli.hpp"
-#include "normtrain/data/data_preparation.hpp"
-#include "normtrain/common/error.hpp"
 #include "normtrain/commands/eval_command.hpp"
-#include "normtrain/train/interrupt.hpp"
-#include "normtrain/data/mnist_download.hpp"
 #include "normtrain/commands/predict_command.hpp"
+#include "normtrain/commands/report_command.hpp"
+#include "normtrain/commands/sweep/sweep_command.hpp"
+#include "normtrain/common/error.hpp"
+#include "normtrain/data/data_preparation.hpp"
+#include "normtrain/data/mnist_download.hpp"
+#include "normtrain/train/allocator_tuning.hpp"
+#include "normtrain/train/interrupt.hpp"
 #include "normtrain/train/training_run.hpp"
 
 namespace {
@@ -43,6 +45,14 @@ int main(int argc, char** argv) {
       configure_logging(/*quiet=*/true);
       normtrain::run_predict(*predict, std::cout);
       return 0;
+    }
+    if (const auto* report = std::get_if<normtrain::ReportRequest>(&*command)) {
+      configure_logging(/*quiet=*/true);
+      return normtrain::run_report(*report, std::cout);
+    }
+    if (const auto* sweep = std::get_if<normtrain::SweepRequest>(&*command)) {
+      configure_logging(/*quiet=*/false);
+      return normtrain::run_sweep(*sweep, std::cout);
     }
     if (const auto* eval = std::get_if<normtrain::EvalRequest>(&*command)) {
       configure_logging(eval->quiet);

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
+#include "normtrain/commands/sweep/sweep_options.hpp"
 #include "normtrain/common/error.hpp"
 #include "normtrain/version.hpp"
 
@@ -239,6 +240,26 @@ CLI::App* add_eval_subcommand(CLI::App& app, EvalRequest& eval, EvalOptions& opt
   return command;
 }
 
+CLI::App* add_report_subcommand(CLI::App& app, ReportRequest& report, std::string& plot_data) {
+  CLI::App* command = app.add_subcommand(
+      "report",
+      "Summarise run folders as a Markdown table, one row per run: best and final accuracies, "
+      "L1 factor, groups, training time. A diverged run shows where it diverged, an unfinished "
+      "one its status and no final accuracy.");
+  command->add_flag("--aggregate", report.aggregate,
+                    "One row per recipe (runs that differ only in seed, device, threads or "
+                    "folders): mean ± sample std over its completed runs, the others counted by "
+                    "status");
+  command
+      ->add_option("--plot-data", plot_data,
+                   "Instead of a table, write DIR/runs.tsv for scripts/plot.sh: per run its "
+                   "folder, label, status, epochs, steps, metrics.csv, steps.csv")
+      ->type_name("DIR");
+  // Optional here, so that run_report says "no run folders given" (exit 2) itself.
+  command->add_option("RUN", report.runs, "Run folders written by normtrain --out")->type_name("");
+  return command;
+}
+
 EvalRequest finish_eval(const CLI::App& command, EvalRequest eval, const EvalOptions& options) {
   if (command.count("--data-dir") > 0) eval.data_dir = options.data_dir;
   if (command.count("--limit-test") > 0) eval.limit_test = options.limit_test;
@@ -302,6 +323,11 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   EvalRequest eval;
   EvalOptions eval_options;
   CLI::App* eval_command = add_eval_subcommand(app, eval, eval_options);
+  ReportRequest report;
+  std::string plot_data;
+  CLI::App* report_command = add_report_subcommand(app, report, plot_data);
+  SweepRequest sweep;
+  CLI::App* sweep_command = add_sweep_subcommand(app, sweep);
   app.require_subcommand(0, 1);
 
   try {
@@ -313,13 +339,29 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
     throw UsageError(fmt::format("{}\nRun 'normtrain --help' for the options.", error.what()));
   }
 
-  if (predict_command->parsed() || eval_command->parsed()) {
+  if (sweep_command->parsed()) {
+    for (const std::string& flag : given_flags(app)) {
+      throw UsageError(fmt::format(
+          "{} is a training option; give it to the sweep's runs after '--': normtrain sweep "
+          "[OPTIONS] -- {} ...",
+          flag, flag));
+    }
+    return finish_sweep_request(*sweep_command, sweep);
+  }
+  if (predict_command->parsed() || eval_command->parsed() || report_command->parsed()) {
     // Training options belong to training: refuse them rather than silently ignore them.
     for (const std::string& flag : given_flags(app)) {
       throw UsageError(
           fmt::format("{} is a training option; it cannot be given with the {} "
                       "subcommand",
-                      flag, predict_command->parsed() ? "predict" : "eval"));
+                      flag,
+                      predict_command->parsed() ? "predict"
+                      : eval_command->parsed()  ? "eval"
+                                                : "report"));
+    }
+    if (report_command->parsed()) {
+      if (report_command->count("--plot-data") > 0) report.plot_data = plot_data;
+      return report;
     }
     if (predict_command->parsed()) {
       validate_device_and_threads(predict.device, predict.threads);

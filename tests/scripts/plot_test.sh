@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/plot.sh on the committed fixture runs writes a real PNG of at least 1200x800, and
 # refuses a folder that is not a run. Exits 77 (skipped) when gnuplot is not installed.
-# Usage: plot_test.sh SOURCE_DIR
+# Usage: plot_test.sh SOURCE_DIR NORMTRAIN_BINARY
 set -u
 src=$1
+export NORMTRAIN_BINARY=$2
 plot=$src/scripts/plot.sh
 runs=$src/tests/fixtures/runs
 work=$(mktemp -d)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# scripts/report.sh on the committed fixture runs (real 2-epoch runs on the tiny subset, and one
-# that diverged): the tables match the expected Markdown, unfinished and diverged runs are marked
-# and left out of mean ± std, and bad folders or arguments give the promised exit codes.
-# Usage: report_test.sh SOURCE_DIR
+# scripts/report.sh (normtrain report) on the committed fixture runs (real 2-epoch runs on the
+# tiny subset, and one that diverged): the tables match the expected Markdown, unfinished and
+# diverged runs are marked and left out of mean ± std, and bad folders or arguments give the
+# promised exit codes.
+# Usage: report_test.sh SOURCE_DIR NORMTRAIN_BINARY
 set -u
 src=$1
+export NORMTRAIN_BINARY=$2
 report=$src/scripts/report.sh
 runs=$src/tests/fixtures/runs
 work=$(mktemp -d)
@@ -56,8 +58,8 @@ table "$src/tests/fixtures/report_aggregate_expected.md" --aggregate \
 cp -r "$runs/gn-8-seed2" "$work/gn-8-lr"
 sed -i 's/^    "lr": 0.01,/    "lr": 0.05,/' "$work/gn-8-lr/run.json"
 cp -r "$runs/gn-8-seed2" "$work/gn-8-elsewhere"
-sed -i -E 's/^    "(threads|device)": .*,$/    "\1": 7,/; s#^    "out": .*,$#    "out": "/elsewhere",#' \
-  "$work/gn-8-elsewhere/run.json"
+sed -i -E -e 's/^    "threads": .*$/    "threads": 7/; s/^    "device": .*,$/    "device": "cuda:1",/' \
+  -e 's#^    "(out|data_dir)": .*,$#    "\1": "/elsewhere",#' "$work/gn-8-elsewhere/run.json"
 bash "$report" --aggregate "$runs/gn-8" "$work/gn-8-lr" "$work/gn-8-elsewhere" >"$work/out" 2>&1
 if [ "$(grep -c '^| GN (8 groups) | ' "$work/out")" -eq 2 ] &&
   grep -q '^| GN (8 groups) | 2 (1, 2) | 39.40% ± 3.11 |' "$work/out"; then
@@ -123,8 +125,8 @@ touch "$work/not-a-run/run.json"
 expect 1 "$work/not-a-run.*metrics.csv" "$work/not-a-run"
 expect 2 "no run folders" --aggregate
 expect 2 "no run folders"
-expect 2 "unknown option '--bogus'" --bogus "$runs/ln"
-expect 0 "^Usage: scripts/report.sh" --help
+expect 2 "--bogus" --bogus "$runs/ln"
+expect 0 "Usage: .*report" --help
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures case(s) failed"

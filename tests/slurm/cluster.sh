@@ -14,6 +14,9 @@
 #   eval "$exports"
 #   trap 'tests/slurm/cluster.sh stop "$dir"' EXIT
 #
+# NORMTRAIN_TEST_SLURM_CONF, when set, holds more slurm.conf lines (e.g. MaxArraySize=3 for a
+# test of splitting large sweeps into several job arrays).
+#
 # Exit status of start: 0 ready; 77 (skip) when Slurm or munge is missing and cannot be
 # installed, or a daemon cannot start here; 1 when the daemons run but the node never becomes
 # usable (a real failure); 2 bad usage.
@@ -213,6 +216,7 @@ KillWait=5
 InactiveLimit=0
 SlurmctldDebug=info
 SlurmdDebug=info
+${NORMTRAIN_TEST_SLURM_CONF:-}
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mib State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF

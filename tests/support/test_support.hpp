@@ -2,8 +2,20 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
+
+#include "normtrain/cli/config.hpp"
+
+namespace normtrain {
+
+// Parameterized tests print a norm by its flag ("gn"), not as four bytes.
+inline void PrintTo(NormKind norm, std::ostream* out) {
+  *out << to_flag(norm);
+}
+
+}  // namespace normtrain
 
 namespace normtrain::testing {
 

@@ -1,0 +1,41 @@
+#include "normtrain/commands/report_command.hpp"
+
+#include <ostream>
+
+#include "normtrain/common/error.hpp"
+#include "normtrain/report/plot_data.hpp"
+#include "normtrain/report/run_table.hpp"
+
+namespace normtrain {
+
+int run_report(const ReportRequest& request, std::ostream& out) {
+  if (request.runs.empty()) {
+    throw UsageError(
+        "no run folders given (usage: normtrain report [--aggregate] [--plot-data DIR] RUN...)");
+  }
+  if (request.plot_data) {
+    if (request.aggregate) {
+      throw UsageError(
+          "--plot-data lists each run for plotting; it cannot be combined with --aggregate");
+    }
+    if (request.plot_data->empty()) {
+      throw UsageError("--plot-data needs the folder to write runs.tsv into");
+    }
+  }
+  // All folders first, so that a mistyped one fails before anything is read or written.
+  std::vector<std::string> files = {"run.json", "metrics.csv"};
+  if (request.plot_data) files.emplace_back("steps.csv");
+  for (const std::string& folder : request.runs) require_run_files(folder, files);
+
+  std::vector<RunSummary> runs;
+  runs.reserve(request.runs.size());
+  for (const std::string& folder : request.runs) runs.push_back(read_run_summary(folder));
+  if (request.plot_data) {
+    write_plot_data(runs, *request.plot_data);
+  } else {
+    out << (request.aggregate ? aggregate_table(runs) : run_table(runs)) << std::flush;
+  }
+  return 0;
+}
+
+}  // namespace normtrain
