@@ -5,7 +5,18 @@ function(normtrain_set_warnings target)
   if(MSVC)
     target_compile_options(${target} PRIVATE /W4)
   else()
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+    # cpp-best-practices' list, less what LibTorch's int64_t-everywhere API makes pure noise
+    # (-Wconversion, -Wsign-conversion) and what its macros trip (-Wold-style-cast,
+    # -Wuseless-cast), and -Wnull-dereference, which GCC 12 raises inside nlohmann/json's
+    # inlined code. LibTorch's own headers come in as system headers and stay quiet.
+    target_compile_options(${target} PRIVATE
+      -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused
+      -Woverloaded-virtual -Wdouble-promotion -Wformat=2
+      -Wimplicit-fallthrough)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(${target} PRIVATE
+        -Wmisleading-indentation -Wduplicated-cond -Wduplicated-branches -Wlogical-op)
+    endif()
   endif()
   if(NORMTRAIN_WARNINGS_AS_ERRORS)
     target_compile_options(${target} PRIVATE $<IF:$<CXX_COMPILER_ID:MSVC>,/WX,-Werror>)

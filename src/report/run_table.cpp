@@ -1,6 +1,7 @@
 #include "normtrain/report/run_table.hpp"
 
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -31,10 +32,13 @@ constexpr const char* kAggregateTableHeader =
 
 // Numbers are spelled as C's printf spells them (a tie such as 12.125 rounds to even), the
 // same digits the shell version of this report printed with awk.
-template <typename... Args>
-std::string printf_string(const char* format, Args... args) {
+// C-variadic so that the compiler checks each call's format against its arguments.
+[[gnu::format(printf, 1, 2)]] std::string printf_string(const char* format, ...) {
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, args...);
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buffer, sizeof buffer, format, args);
+  va_end(args);
   return buffer;
 }
 

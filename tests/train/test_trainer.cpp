@@ -103,7 +103,7 @@ TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
 
 INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
                          ::testing::Values(NormKind::kBatch, NormKind::kLayer, NormKind::kGroup),
-                         [](const auto& info) { return to_flag(info.param); });
+                         [](const auto& param_info) { return to_flag(param_info.param); });
 
 TEST(Evaluate, CountsMatchPredictions) {
   const TensorDataset test =

@@ -798,8 +798,8 @@ torch::Tensor relu_batch_norm(const torch::Tensor& x, const torch::Tensor& weigh
                                       momentum, eps);
 }
 
-ReluGroupNormImpl::ReluGroupNormImpl(std::int64_t groups, std::int64_t channels)
-    : groups(groups),
+ReluGroupNormImpl::ReluGroupNormImpl(std::int64_t group_count, std::int64_t channels)
+    : groups(group_count),
       weight(register_parameter("weight", torch::ones({channels}))),
       bias(register_parameter("bias", torch::zeros({channels}))) {}
 

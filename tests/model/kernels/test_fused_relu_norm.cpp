@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <ostream>
+#include <string>
 #include <utility>
 
 #include <ATen/Parallel.h>
@@ -45,7 +47,17 @@ struct Case {
   std::int64_t groups;
 };
 
+void PrintTo(const Case& test_case, std::ostream* out) {
+  *out << test_case.channels << " channels, " << test_case.groups << " groups";
+}
+
 class ReluGroupNormTest : public ::testing::TestWithParam<Case> {};
+
+// "channels24_groups8": the case in the test's name.
+std::string case_name(const ::testing::TestParamInfo<Case>& param_info) {
+  return "channels" + std::to_string(param_info.param.channels) + "_groups" +
+         std::to_string(param_info.param.groups);
+}
 
 TEST_P(ReluGroupNormTest, MatchesStockValuesAndGradientsInDouble) {
   const auto [channels, groups] = GetParam();
@@ -69,13 +81,15 @@ TEST_P(ReluGroupNormTest, MatchesStockValuesAndGradientsInDouble) {
 
 INSTANTIATE_TEST_SUITE_P(EveryLayerShape, ReluGroupNormTest,
                          ::testing::Values(Case{8, 1}, Case{8, 8}, Case{24, 1}, Case{24, 2},
-                                           Case{24, 8}, Case{16, 4}, Case{16, 16}));
+                                           Case{24, 8}, Case{16, 4}, Case{16, 16}),
+                         case_name);
 
 // Channel counts without a compiled-in specialization take the run-time-count code; more
 // than it supports, the stock operators.
 INSTANTIATE_TEST_SUITE_P(OtherChannelCounts, ReluGroupNormTest,
                          ::testing::Values(Case{12, 1}, Case{12, 3}, Case{12, 12}, Case{5, 5},
-                                           Case{80, 4}));
+                                           Case{80, 4}),
+                         case_name);
 
 TEST(ReluGroupNorm, FloatIsCloseToStock) {
   torch::manual_seed(7);
@@ -200,7 +214,7 @@ void expect_no_less_accurate_than_stock(Fused fused_op, Stock stock_op, std::int
     const Grads reference = run(d(x), d(w), d(b), d(dy), stock_op);
     const Grads stock = run(x, w, b, dy, stock_op);
     const Grads fused = run(x.contiguous(at::MemoryFormat::ChannelsLast), w, b, dy, fused_op);
-    const double slack = 4.0 * std::numeric_limits<float>::epsilon();
+    const double slack = 4.0 * static_cast<double>(std::numeric_limits<float>::epsilon());
     const std::pair<const char*, torch::Tensor Grads::*> parts[] = {
         {"y", &Grads::y}, {"dx", &Grads::dx}, {"dweight", &Grads::dw}, {"dbias", &Grads::db}};
     for (const auto& [name, part] : parts) {
