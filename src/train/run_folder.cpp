@@ -138,15 +138,15 @@ RunPlan plan_run(const TrainConfig& requested) {
   if (saved->status == "diverged") {
     plan.action = RunAction::kDiverged;
     plan.detail = fmt::format(
-        "{} holds this run, and it diverged after {} complete epochs; training it again "
+        "{} holds this run, and it diverged after {} complete epoch{}; training it again "
         "gives the same result (replace it with --overwrite)",
-        dir, saved->epochs_completed);
+        dir, saved->epochs_completed, saved->epochs_completed == 1 ? "" : "s");
     return plan;
   }
   if (saved->status == "completed" && saved->epochs_completed == requested.epochs) {
     plan.action = RunAction::kSkip;
-    plan.detail =
-        fmt::format("{} holds this run, complete ({} epochs)", dir, saved->epochs_completed);
+    plan.detail = fmt::format("{} holds this run, complete ({} epoch{})", dir,
+                              saved->epochs_completed, saved->epochs_completed == 1 ? "" : "s");
     return plan;
   }
   if (!saved->has_checkpoint) {
