@@ -11,7 +11,7 @@ scripts/install_deps.sh
 if [ -x build/normtrain ]; then
   say "step 2/3: bringing build/normtrain up to date"
 else
-  say "step 2/3: building build/normtrain (the first build compiles about 40 files: a few minutes on two cores; later builds take seconds)"
+  say "step 2/3: building build/normtrain (the first build has about 60 steps: two to three minutes on two cores; later builds take seconds)"
 fi
 scripts/build.sh --target normtrain >&2
 say "step 3/3: build/normtrain $*"
