@@ -27,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "install_deps: run as root or install sudo" >&2; exit 1; }
   sudo=(sudo)
 fi
-echo "install_deps: installing ${#missing[@]} packages (the first time about 1 GB to download, a few minutes): ${missing[*]}"
+echo "install_deps: installing ${#missing[@]} packages (the first time LibTorch and its dependencies: minutes): ${missing[*]}"
 "${sudo[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
   "${missing[@]}"
