@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages normtrain needs to build, test, fuzz and plot.
-# Skips apt entirely when everything is already there. Usage: scripts/install_deps.sh
+# Installs the Debian/Ubuntu packages normtrain needs to build, test, fuzz and plot, or the
+# packages named. Skips apt entirely when everything is already there.
+# Usage: scripts/install_deps.sh [PACKAGE...]
 set -euo pipefail
 
-packages=(
+packages=("$@")
+[ ${#packages[@]} -gt 0 ] || packages=(
   cmake g++ ninja-build ccache pkg-config
   libtorch-dev libcli11-dev libfmt-dev libspdlog-dev libstb-dev libgtest-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
