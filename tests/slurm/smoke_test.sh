@@ -27,15 +27,9 @@ ok() {
   echo "ok:   $1"
 }
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds; fails after SECONDS.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.2
-  done
-}
+# wait_for SECONDS COMMAND...
+# shellcheck source=tests/support/wait_for.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/wait_for.sh"
 
 # job_gone ID: squeue no longer lists job (or array) ID as pending, running or completing.
 job_gone() {

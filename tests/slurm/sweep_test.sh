@@ -41,15 +41,9 @@ sweep() {
   "$bin" sweep "$@" >"$work/out" 2>"$work/err" || status=$?
 }
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds; fails after SECONDS.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.2
-  done
-}
+# wait_for SECONDS COMMAND...
+# shellcheck source=tests/support/wait_for.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/wait_for.sh"
 
 epochs_in() {
   echo $(($(wc -l <"$1/metrics.csv") - 1))
