@@ -1,5 +1,6 @@
 #include "normtrain/report/confusion_matrix.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 #include <gtest/gtest.h>
