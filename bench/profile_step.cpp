@@ -15,9 +15,9 @@
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
-#include "normtrain/train/allocator_tuning.hpp"
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/model.hpp"
+#include "normtrain/train/allocator_tuning.hpp"
 #include "normtrain/train/trainer.hpp"
 
 namespace {

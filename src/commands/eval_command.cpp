@@ -4,17 +4,17 @@
 
 #include <fmt/format.h>
 
+#include "normtrain/common/error.hpp"
+#include "normtrain/common/file_io.hpp"
 #include "normtrain/data/data_preparation.hpp"
 #include "normtrain/data/dataset.hpp"
-#include "normtrain/train/device.hpp"
-#include "normtrain/common/error.hpp"
+#include "normtrain/data/mnist.hpp"
+#include "normtrain/model/trained_model.hpp"
 #include "normtrain/report/evaluation_report.hpp"
-#include "normtrain/common/file_io.hpp"
+#include "normtrain/train/device.hpp"
 #include "normtrain/train/folder_lock.hpp"
 #include "normtrain/train/interrupt.hpp"
-#include "normtrain/data/mnist.hpp"
 #include "normtrain/train/torch_errors.hpp"
-#include "normtrain/model/trained_model.hpp"
 #include "normtrain/train/trainer.hpp"
 
 namespace normtrain {

@@ -5,12 +5,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "normtrain/data/dataset.hpp"
-#include "normtrain/train/device.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/data/dataset.hpp"
 #include "normtrain/data/image_input.hpp"
-#include "normtrain/train/torch_errors.hpp"
 #include "normtrain/model/trained_model.hpp"
+#include "normtrain/train/device.hpp"
+#include "normtrain/train/torch_errors.hpp"
 
 namespace normtrain {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "normtrain/report/confusion_matrix.hpp"
 #include "normtrain/common/file_io.hpp"
+#include "normtrain/report/confusion_matrix.hpp"
 #include "normtrain/report/misclassified.hpp"
 #include "normtrain/report/raster_image.hpp"
 

@@ -4,14 +4,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "normtrain/data/batches.hpp"
-#include "normtrain/train/checkpoint.hpp"
-#include "normtrain/data/dataset.hpp"
-#include "normtrain/common/error.hpp"
 #include "normtrain/commands/eval_command.hpp"
-#include "normtrain/data/image_input.hpp"
 #include "normtrain/commands/predict_command.hpp"
+#include "normtrain/common/error.hpp"
+#include "normtrain/data/batches.hpp"
+#include "normtrain/data/dataset.hpp"
+#include "normtrain/data/image_input.hpp"
 #include "normtrain/report/raster_image.hpp"
+#include "normtrain/train/checkpoint.hpp"
 #include "normtrain/train/trainer.hpp"
 #include "test_support.hpp"
 

@@ -10,8 +10,8 @@
 
 #include "normtrain/cli/config.hpp"
 #include "normtrain/data/dataset.hpp"
-#include "normtrain/report/evaluation_report.hpp"
 #include "normtrain/model/model.hpp"
+#include "normtrain/report/evaluation_report.hpp"
 #include "normtrain/train/training_observer.hpp"
 
 namespace normtrain {
