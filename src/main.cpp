@@ -12,6 +12,7 @@
 #include "normtrain/commands/report_command.hpp"
 #include "normtrain/commands/sweep/sweep_command.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/common/exit_status.hpp"
 #include "normtrain/data/data_preparation.hpp"
 #include "normtrain/data/mnist_download.hpp"
 #include "normtrain/train/allocator_tuning.hpp"
@@ -19,11 +20,6 @@
 #include "normtrain/train/training_run.hpp"
 
 namespace {
-
-constexpr int kExitRuntimeError = 1;
-constexpr int kExitUsageError = 2;
-// The run worked, the model did not: training diverged (a non-finite loss or parameter).
-constexpr int kExitDiverged = 3;
 
 void configure_logging(bool quiet) {
   // Logs go to stderr so that stdout stays clean for output other programs read.
@@ -66,7 +62,8 @@ int main(int argc, char** argv) {
       const auto& config = std::get<normtrain::TrainConfig>(*command);
       configure_logging(config.quiet);
       if (config.verify_data) {
-        return normtrain::verify_data(config, std::cout) ? 0 : kExitRuntimeError;
+        return normtrain::verify_data(config, std::cout) ? normtrain::kExitDone
+                                                         : normtrain::kExitRuntimeError;
       }
       outcome = normtrain::run_training(config, std::cout);
     }
@@ -76,7 +73,7 @@ int main(int argc, char** argv) {
       case normtrain::RunOutcome::kInterrupted:
         return normtrain::kExitInterrupted;
       case normtrain::RunOutcome::kDiverged:
-        return kExitDiverged;
+        return normtrain::kExitDiverged;
     }
     return 0;
   } catch (const normtrain::DownloadInterrupted& stopped) {
@@ -84,9 +81,10 @@ int main(int argc, char** argv) {
     return normtrain::kExitInterrupted;
   } catch (const normtrain::Error& error) {
     fmt::print(stderr, "normtrain: error: {}\n", error.what());
-    return error.kind() == normtrain::ErrorKind::kUsage ? kExitUsageError : kExitRuntimeError;
+    return error.kind() == normtrain::ErrorKind::kUsage ? normtrain::kExitUsageError
+                                                        : normtrain::kExitRuntimeError;
   } catch (const std::exception& error) {
     fmt::print(stderr, "normtrain: error: {}\n", error.what());
-    return kExitRuntimeError;
+    return normtrain::kExitRuntimeError;
   }
 }

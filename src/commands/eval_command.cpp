@@ -11,6 +11,7 @@
 #include "normtrain/data/mnist.hpp"
 #include "normtrain/model/trained_model.hpp"
 #include "normtrain/report/evaluation_report.hpp"
+#include "normtrain/train/checkpoint.hpp"
 #include "normtrain/train/device.hpp"
 #include "normtrain/train/folder_lock.hpp"
 #include "normtrain/train/interrupt.hpp"
@@ -31,9 +32,9 @@ void run_eval(const EvalRequest& request, std::ostream& out) {
     config.download = request.download;
     config.mirror = request.mirror;
     config.quiet = request.quiet;
-    std::filesystem::path out_dir = request.out_dir;
-    if (out_dir.empty()) out_dir = trained.checkpoint.parent_path();
-    if (out_dir.empty()) out_dir = ".";
+    const std::filesystem::path out_dir = request.out_dir.empty()
+                                              ? run_folder_of(trained.checkpoint)
+                                              : std::filesystem::path(request.out_dir);
     ensure_writable_dir(out_dir, "--out");
     // eval rewrites report files in the folder: no run may be writing there meanwhile.
     const FolderLock lock(out_dir);

@@ -1,6 +1,8 @@
 #include "normtrain/common/file_io.hpp"
 
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -125,6 +127,14 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     throw RuntimeError(fmt::format("cannot replace {} with {}: {}", path.string(),
                                    temporary.string(), reason(rename_error)));
   }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw RuntimeError(fmt::format("cannot read {}", path.string()));
+  return text.str();
 }
 
 void ensure_writable_dir(const std::filesystem::path& dir, const std::string& flag) {

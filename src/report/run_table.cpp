@@ -3,9 +3,7 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
-#include <fstream>
 #include <iterator>
-#include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
@@ -13,7 +11,9 @@
 
 #include "normtrain/cli/config_json.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/common/file_io.hpp"
 #include "normtrain/report/metrics_csv.hpp"
+#include "normtrain/report/run_record.hpp"
 
 namespace normtrain {
 namespace {
@@ -52,14 +52,6 @@ std::string markdown_cell(const std::string& text) {
   return cell;
 }
 
-std::string read_text_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) throw RuntimeError(fmt::format("cannot read {}", path.string()));
-  return text.str();
-}
-
 // run.json's number KEY, or nullopt when it lacks the key or holds null there.
 std::optional<double> number_of(const Json& json, const char* key) {
   const auto found = json.find(key);
@@ -73,33 +65,10 @@ int epoch_of(const Json& json, const char* key, int fallback) {
   return found->get<int>();
 }
 
-// The best / final figures of metrics.csv's rows, as run.json records them: ties keep the
-// earliest epoch.
-struct CsvFigures {
-  double best_train_acc = 0.0;
-  int best_train_epoch = 0;
-  double best_test_acc = 0.0;
-  int best_test_epoch = 0;
-  double final_test_acc = 0.0;
-  double train_seconds = 0.0;
-};
-
-CsvFigures figures_of(const std::vector<EpochMetrics>& rows) {
-  CsvFigures figures;
-  bool first = true;
-  for (const EpochMetrics& row : rows) {
-    if (first || row.train_acc > figures.best_train_acc) {
-      figures.best_train_acc = row.train_acc;
-      figures.best_train_epoch = row.epoch;
-    }
-    if (first || row.test_acc > figures.best_test_acc) {
-      figures.best_test_acc = row.test_acc;
-      figures.best_test_epoch = row.epoch;
-    }
-    figures.final_test_acc = row.test_acc;
-    figures.train_seconds += row.train_seconds;
-    first = false;
-  }
+// The best / final figures of metrics.csv's rows, folded as run.json's writer folds them.
+RunRecord figures_of(const std::vector<EpochMetrics>& rows) {
+  RunRecord figures;
+  for (const EpochMetrics& row : rows) record_epoch(figures, row);
   return figures;
 }
 
@@ -201,13 +170,13 @@ void require_run_files(const fs::path& folder, const std::vector<std::string>& f
 RunSummary read_run_summary(const fs::path& folder) {
   require_run_files(folder, {"run.json", "metrics.csv"});
   const std::vector<EpochMetrics> rows = read_metrics_csv(folder / "metrics.csv");
-  const CsvFigures csv = figures_of(rows);
+  const RunRecord csv = figures_of(rows);
   const fs::path path = folder / "run.json";
   RunSummary run;
   run.folder = folder;
   run.epochs = static_cast<int>(rows.size());
   try {
-    const Json json = Json::parse(read_text_file(path));
+    const Json json = Json::parse(read_file(path));
     if (!json.is_object() || !json.contains("config")) {
       throw RuntimeError(
           fmt::format("{} is not a run record normtrain can read: it has no saved configuration",

@@ -88,6 +88,10 @@ void save_checkpoint(const std::filesystem::path& path, NormNet& model,
   write_serialized(path, [&](std::ostream& out) { archive.save_to(out); });
 }
 
+std::filesystem::path run_folder_of(const std::filesystem::path& checkpoint) {
+  return checkpoint.has_parent_path() ? checkpoint.parent_path() : std::filesystem::path(".");
+}
+
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
   torch::serialize::InputArchive archive = open_archive(path, torch::Device(torch::kCPU));
   c10::IValue epoch;

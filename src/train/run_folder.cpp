@@ -1,7 +1,5 @@
 #include "normtrain/train/run_folder.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -10,6 +8,7 @@
 
 #include "normtrain/cli/config_json.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/common/file_io.hpp"
 
 namespace normtrain {
 namespace {
@@ -43,14 +42,9 @@ bool holds_run(const std::filesystem::path& dir) {
 std::optional<SavedRun> read_saved_run(const std::filesystem::path& dir) {
   const std::filesystem::path path = dir / "run.json";
   if (!path_exists(path)) return std::nullopt;
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    throw RuntimeError(fmt::format("cannot read {}", path.string()));
-  }
+  const std::string text = read_file(path);
   try {
-    const nlohmann::json json = nlohmann::json::parse(text.str());
+    const nlohmann::json json = nlohmann::json::parse(text);
     SavedRun saved;
     saved.config = config_from_json_text(json.at("config").dump(), path.string());
     saved.status = json.at("status").get<std::string>();

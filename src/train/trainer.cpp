@@ -25,21 +25,23 @@ std::vector<torch::Tensor> model_state(const NormNet& model) {
   return state;
 }
 
-// Sum of every value: not finite exactly when some value is not (or when they are so large
-// that the sum overflows, which is divergence too). One small reduction per tensor.
-torch::Tensor state_sum(const std::vector<torch::Tensor>& state) {
+// The step's loss plus the sum of every value of the model's state: not finite exactly when
+// one of them is not (or when they are so large that the sum overflows, which is divergence
+// too). One concatenation and one reduction, so that the check costs the step next to nothing.
+torch::Tensor divergence_check(const torch::Tensor& loss, const std::vector<torch::Tensor>& state) {
   torch::NoGradGuard no_grad;
-  torch::Tensor sum = state.front().sum();
-  for (std::size_t i = 1; i < state.size(); ++i) sum = sum + state[i].sum();
-  return sum;
+  std::vector<torch::Tensor> flat;
+  flat.reserve(state.size());
+  for (const torch::Tensor& values : state) flat.push_back(values.reshape(-1));
+  return loss + torch::cat(flat).sum();
 }
 
-// The reason a step with this loss and state sum diverged.
-std::string divergence_reason(double loss, double state_sum) {
+// Why a step whose loss is `loss` and whose divergence check is `check` diverged.
+std::string divergence_reason(double loss, double check) {
   if (std::isnan(loss)) return "loss nan";
   if (std::isinf(loss)) return fmt::format("loss {}", loss);
   return fmt::format("a parameter or running statistic became {}",
-                     std::isnan(state_sum) ? "nan" : "inf");
+                     std::isnan(check) ? "nan" : "inf");
 }
 
 }  // namespace
@@ -131,26 +133,21 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> losses;
   std::vector<torch::Tensor> nlls;
   std::vector<torch::Tensor> correct;
-  std::vector<torch::Tensor> state_sums;
+  std::vector<torch::Tensor> checks;
   std::vector<std::int64_t> sizes;
-  const std::int64_t check_every =
-      model_->parameters().front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
+  const std::int64_t check_every = parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
   std::int64_t checked = 0;  // steps [0, checked) are known to be finite
-  // The first step in [checked, upto) whose loss or parameters are not finite, if any.
+  // The first step in [checked, upto) whose loss or model state is not finite, if any.
   const auto find_divergence = [&](std::int64_t upto) -> std::optional<Divergence> {
-    const torch::Tensor step_losses =
-        torch::stack(std::vector<torch::Tensor>(losses.begin() + checked, losses.begin() + upto))
+    const torch::Tensor values =
+        torch::stack(std::vector<torch::Tensor>(checks.begin() + checked, checks.begin() + upto))
             .to(torch::kCPU, torch::kFloat64);
-    const torch::Tensor step_sums =
-        torch::stack(
-            std::vector<torch::Tensor>(state_sums.begin() + checked, state_sums.begin() + upto))
-            .to(torch::kCPU, torch::kFloat64);
-    const auto loss_at = step_losses.accessor<double, 1>();
-    const auto sum_at = step_sums.accessor<double, 1>();
+    const auto value_at = values.accessor<double, 1>();
     for (std::int64_t j = 0; j < upto - checked; ++j) {
-      if (!std::isfinite(loss_at[j]) || !std::isfinite(sum_at[j])) {
+      if (!std::isfinite(value_at[j])) {
+        const double loss = losses[checked + j].item<double>();
         return Divergence{epoch, (epoch - 1) * batch_count + checked + j + 1,
-                          divergence_reason(loss_at[j], sum_at[j])};
+                          divergence_reason(loss, value_at[j])};
       }
     }
     checked = upto;
@@ -180,7 +177,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     losses.push_back(loss);  // a value already, without a graph
     nlls.push_back(nll.detach());
     correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
-    state_sums.push_back(state_sum(state_));
+    checks.push_back(divergence_check(loss, state_));
     sizes.push_back(batch.targets.size(0));
     if ((i + 1) % check_every == 0 || i + 1 == batch_count) {
       if (auto divergence = find_divergence(i + 1)) {
@@ -220,7 +217,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     // Training stayed finite, yet the trained model is not: divergence all the same.
     EpochResult diverged;
     diverged.divergence =
-        Divergence{epoch, (epoch - 1) * batch_count + batch_count,
+        Divergence{epoch, epoch * batch_count,
                    fmt::format("test loss {}", std::isnan(tested.loss) ? "nan" : "inf")};
     return diverged;
   }

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <optional>
 #include <ostream>
 
@@ -172,12 +171,6 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   return RunOutcome::kCompleted;
 }
 
-// Locks the run folder (creating it if needed) for as long as the returned lock lives.
-std::unique_ptr<FolderLock> lock_run_folder(const std::filesystem::path& dir) {
-  ensure_writable_dir(dir, "--out");
-  return std::make_unique<FolderLock>(dir);
-}
-
 // Continues the run whose checkpoint is `checkpoint` under the request, its folder locked.
 RunOutcome resume_locked(const std::filesystem::path& checkpoint, const ResumeRequest& request,
                          const std::optional<TrainConfig>& expected) {
@@ -199,7 +192,7 @@ RunOutcome resume_locked(const std::filesystem::path& checkpoint, const ResumeRe
   }
   TrainConfig config = apply_resume_request(saved.config, request);
   // The run lives where its checkpoint is now, even if its folder was moved.
-  config.out_dir = checkpoint.parent_path().empty() ? "." : checkpoint.parent_path().string();
+  config.out_dir = run_folder_of(checkpoint).string();
   validate(config);
   if (saved.epoch >= config.epochs) {
     throw UsageError(fmt::format(
@@ -236,7 +229,8 @@ RunOutcome run_training(const TrainConfig& config, std::ostream& out) {
       out << fmt::format("{}: {}\n", to_string(plan.action), plan.detail);
       return RunOutcome::kCompleted;
     }
-    const auto lock = lock_run_folder(plan.dir);
+    ensure_writable_dir(plan.dir, "--out");
+    const FolderLock lock(plan.dir);
     // Again, now that no other normtrain can change the folder.
     plan = plan_run(config);
     switch (plan.action) {
@@ -263,8 +257,9 @@ RunOutcome run_training(const TrainConfig& config, std::ostream& out) {
 RunOutcome resume_training(const ResumeRequest& request) {
   return with_torch_errors([&] {
     const std::filesystem::path checkpoint = find_checkpoint(request.path);
-    const auto lock =
-        lock_run_folder(checkpoint.parent_path().empty() ? "." : checkpoint.parent_path());
+    const std::filesystem::path dir = run_folder_of(checkpoint);
+    ensure_writable_dir(dir, "--resume");
+    const FolderLock lock(dir);
     return resume_locked(checkpoint, request, std::nullopt);
   });
 }

@@ -47,4 +47,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
 // naming the folder and `flag` otherwise, so that a run fails before training, not after.
 void ensure_writable_dir(const std::filesystem::path& dir, const std::string& flag);
 
+// The whole content of a (small) file. Throws a runtime Error "cannot read PATH" when it
+// cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
 }  // namespace normtrain

@@ -29,6 +29,9 @@ void save_checkpoint(const std::filesystem::path& path, NormNet& model,
                      torch::optim::SGD& optimizer, const TrainConfig& config, int epoch,
                      const torch::Device& device);
 
+// The run folder a checkpoint file lies in ("." for a bare file name).
+std::filesystem::path run_folder_of(const std::filesystem::path& checkpoint);
+
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
 
 // Loads the model, optimizer and generator state saved by save_checkpoint onto `device`.

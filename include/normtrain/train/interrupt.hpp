@@ -15,7 +15,4 @@ class InterruptGuard {
 
 bool interrupt_requested();
 
-// The conventional exit status of a program stopped by Ctrl-C (128 + SIGINT).
-inline constexpr int kExitInterrupted = 130;
-
 }  // namespace normtrain

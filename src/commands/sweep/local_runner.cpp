@@ -8,6 +8,7 @@
 
 #include "normtrain/commands/sweep/sweep_run.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/common/exit_status.hpp"
 
 namespace normtrain {
 namespace {
@@ -18,7 +19,7 @@ constexpr long kPollNanoseconds = 20'000'000;
 JobEnd classify(const ExitStatus& status, bool interrupted) {
   if (status.signal == 0 && status.code == 0) return JobEnd::kCompleted;
   if (status.signal == 0 && status.code == kExitDiverged) return JobEnd::kDiverged;
-  if (status.code == kExitStopped ||
+  if (status.code == kExitInterrupted ||
       (interrupted && (status.signal == SIGINT || status.signal == SIGTERM))) {
     return JobEnd::kStopped;
   }

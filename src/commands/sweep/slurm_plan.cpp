@@ -7,9 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <ostream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -116,13 +114,10 @@ std::filesystem::path write_array_plan(const ArrayPlan& plan) {
 }
 
 ArrayPlan read_array_plan(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) throw RuntimeError(fmt::format("cannot read the sweep plan {}", path.string()));
+  const std::string text = read_file(path);
   ArrayPlan plan;
   try {
-    const nlohmann::json json = nlohmann::json::parse(text.str());
+    const nlohmann::json json = nlohmann::json::parse(text);
     plan.id = json.at("id").get<std::string>();
     plan.sweep_dir = json.at("sweep").get<std::string>();
     plan.workdir = json.at("workdir").get<std::string>();

@@ -16,6 +16,7 @@
 #include "normtrain/commands/sweep/slurm_plan.hpp"
 #include "normtrain/commands/sweep/subprocess.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/common/exit_status.hpp"
 #include "normtrain/common/file_io.hpp"
 
 namespace normtrain {
@@ -180,7 +181,7 @@ int wait_and_report(std::vector<SweepRun>& runs, const std::set<std::string>& wa
       out << "sweep: stopped waiting; the tasks carry on on the cluster (squeue --me lists "
              "them), and the same command with --wait reports them\n"
           << std::flush;
-      return kExitStopped;
+      return kExitInterrupted;
     }
   }
 

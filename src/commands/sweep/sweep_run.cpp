@@ -7,6 +7,7 @@
 
 #include "normtrain/commands/sweep/subprocess.hpp"
 #include "normtrain/common/error.hpp"
+#include "normtrain/common/exit_status.hpp"
 
 namespace normtrain {
 
@@ -75,8 +76,8 @@ void print_summary(const SweepTally& tally, const std::vector<SweepRun>& runs, s
 }
 
 int exit_status(const SweepTally& tally, bool stopped) {
-  if (stopped) return kExitStopped;
-  if (tally.failed > 0) return kExitFailed;
+  if (stopped) return kExitInterrupted;
+  if (tally.failed > 0) return kExitRuntimeError;
   if (tally.diverged > 0) return kExitDiverged;
   return 0;
 }

@@ -60,9 +60,4 @@ void print_summary(const SweepTally& tally, const std::vector<SweepRun>& runs, s
 // Exit status of a sweep: 130 stopped, 1 a run failed, 3 one diverged (and none failed), else 0.
 int exit_status(const SweepTally& tally, bool stopped);
 
-// Exit statuses that mean something to a sweep, in its runs and its own.
-inline constexpr int kExitFailed = 1;
-inline constexpr int kExitDiverged = 3;
-inline constexpr int kExitStopped = 130;
-
 }  // namespace normtrain
