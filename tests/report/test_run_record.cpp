@@ -9,23 +9,8 @@ namespace normtrain {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The message of the runtime Error that `body` throws; a test failure when it throws none.
-template <typename Body>
-std::string runtime_error_of(Body body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kRuntime);
-    return error.what();
-  }
-  ADD_FAILURE() << "nothing was thrown";
-  return {};
-}
-
-void expect_mentions(const std::string& message, const std::string& part) {
-  EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-}
+using testing::expect_mentions;
+using testing::runtime_error_of;
 
 EpochMetrics epoch_with(int epoch, double train_acc, double test_acc) {
   EpochMetrics m;

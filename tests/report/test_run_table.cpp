@@ -16,6 +16,7 @@ namespace normtrain {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::expect_mentions;
 using testing::read_text;
 using testing::TempDir;
 
@@ -78,10 +79,6 @@ std::string error_of(Body body, ErrorKind kind) {
   }
   ADD_FAILURE() << "nothing was thrown";
   return {};
-}
-
-void expect_mentions(const std::string& message, const std::string& part) {
-  EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
 }
 
 TEST(RunTable, MatchesTheCommittedTableOfTheFixtureRuns) {

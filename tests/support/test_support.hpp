@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "normtrain/cli/config.hpp"
+#include "normtrain/common/error.hpp"
 
 namespace normtrain {
 
@@ -18,6 +21,24 @@ inline void PrintTo(NormKind norm, std::ostream* out) {
 }  // namespace normtrain
 
 namespace normtrain::testing {
+
+// The message of the runtime Error that `body` throws; a test failure when it throws none.
+template <typename Body>
+std::string runtime_error_of(Body body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kRuntime);
+    return error.what();
+  }
+  ADD_FAILURE() << "nothing was thrown";
+  return {};
+}
+
+// A test failure unless `message` contains `part`.
+inline void expect_mentions(const std::string& message, const std::string& part) {
+  EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+}
 
 // The committed 2,000 / 500 image MNIST subset.
 std::filesystem::path tiny_mnist_dir();
