@@ -10,6 +10,7 @@ packages=("$@")
   libtorch-dev libcli11-dev libfmt-dev libspdlog-dev libstb-dev libgtest-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
   gnuplot-nox
+  help2man dpkg-dev file  # man pages; `--target deb`: dpkg-shlibdeps and file for CPack
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and clang's sanitizer runtimes
 )
 

@@ -7,20 +7,23 @@
 #   -o OUT.png   the image to write (1600x1000 pixels)
 #   RUN_DIR      a folder written by `normtrain --out RUN_DIR` (metrics.csv, steps.csv, run.json)
 #
-# Needs gnuplot (Debian/Ubuntu: apt-get install gnuplot-nox) and normtrain ($NORMTRAIN_BINARY, or
-# build/normtrain in this repository), which checks the folders and lists each run's label and
-# data files (`normtrain report --plot-data`).
+# Needs gnuplot (Debian/Ubuntu: apt-get install gnuplot-nox) and normtrain ($NORMTRAIN_BINARY,
+# build/normtrain in this repository, or the normtrain installed beside this script), which
+# checks the folders and lists each run's label and data files (`normtrain report --plot-data`).
 # Exit status: 0 done, 2 usage error, 1 a folder is not a run, gnuplot missing or failing.
 set -euo pipefail
 export LC_ALL=C  # a decimal point, whatever the user's locale
+# scripts/plot.sh in the repository; installed (cmake --install, the .deb) it is normtrain-plot.
+self=scripts/plot.sh
+[ "$(basename -- "$0")" = plot.sh ] || self=$(basename -- "$0")
 
 usage() {
-  sed -n '2,13s/^# \{0,1\}//p' "$0"
+  sed -n '2,13s/^# \{0,1\}//p' "$0" | sed "s|scripts/plot\.sh|$self|"
 }
 
 die_usage() {
   echo "plot.sh: $1" >&2
-  echo "Try 'scripts/plot.sh --help'." >&2
+  echo "Try '$self --help'." >&2
   exit 2
 }
 
@@ -52,9 +55,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$out" ] || die_usage "no output file: pass -o OUT.png"
-[ ${#dirs[@]} -gt 0 ] || die_usage "no run folders given (usage: scripts/plot.sh -o OUT.png RUN_DIR...)"
+[ ${#dirs[@]} -gt 0 ] || die_usage "no run folders given (usage: $self -o OUT.png RUN_DIR...)"
 
 binary=${NORMTRAIN_BINARY:-$(dirname -- "$0")/../build/normtrain}
+if [ -z "${NORMTRAIN_BINARY:-}" ] && [ ! -x "$binary" ] && [ -x "$(dirname -- "$0")/normtrain" ]; then
+  binary=$(dirname -- "$0")/normtrain  # installed: bin/normtrain-plot beside bin/normtrain
+fi
 [ -x "$binary" ] || die "no normtrain at $binary: build it with scripts/build.sh or set NORMTRAIN_BINARY"
 data=$(mktemp -d "${TMPDIR:-/tmp}/plot.XXXXXX")
 trap 'rm -rf "$data"' EXIT
