@@ -10,6 +10,7 @@ packages=("$@")
   libtorch-dev libcli11-dev libfmt-dev libspdlog-dev libstb-dev libgtest-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
   gnuplot-nox
+  python3-torch  # scripts/to_pytorch.py and its test: exported models in plain PyTorch
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and clang's sanitizer runtimes
 )
 
