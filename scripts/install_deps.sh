@@ -11,6 +11,7 @@ packages=("$@")
   libcurl4-openssl-dev libssl-dev zlib1g-dev nlohmann-json3-dev
   gnuplot-nox
   help2man dpkg-dev file  # man pages; `--target deb`: dpkg-shlibdeps and file for CPack
+  python3-torch  # scripts/to_pytorch.py and its test: exported models in plain PyTorch
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and clang's sanitizer runtimes
 )
 

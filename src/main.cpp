@@ -8,6 +8,7 @@
 
 #include "normtrain/cli/cli.hpp"
 #include "normtrain/commands/eval_command.hpp"
+#include "normtrain/commands/export_command.hpp"
 #include "normtrain/commands/predict_command.hpp"
 #include "normtrain/commands/report_command.hpp"
 #include "normtrain/commands/sweep/sweep_command.hpp"
@@ -49,6 +50,11 @@ int main(int argc, char** argv) {
     if (const auto* sweep = std::get_if<normtrain::SweepRequest>(&*command)) {
       configure_logging(/*quiet=*/false);
       return normtrain::run_sweep(*sweep, std::cout);
+    }
+    if (const auto* export_request = std::get_if<normtrain::ExportRequest>(&*command)) {
+      configure_logging(/*quiet=*/true);
+      normtrain::run_export(*export_request, std::cout);
+      return 0;
     }
     if (const auto* eval = std::get_if<normtrain::EvalRequest>(&*command)) {
       configure_logging(eval->quiet);

@@ -260,6 +260,21 @@ CLI::App* add_report_subcommand(CLI::App& app, ReportRequest& report, std::strin
   return command;
 }
 
+CLI::App* add_export_subcommand(CLI::App& app, ExportRequest& request) {
+  CLI::App* command = app.add_subcommand(
+      "export",
+      "Write a trained run's model for PyTorch: its weights as safetensors (scripts/to_pytorch.py "
+      "loads them) or a TorchScript module (torch.jit.load)");
+  command->add_option("--checkpoint", request.checkpoint, "Run folder or its checkpoint.pt")
+      ->required();
+  add_choice(*command, "--format", request.format,
+             "safetensors (weights and the run's configuration) or torchscript (the whole "
+             "network, in evaluation form)",
+             {ExportFormat::kSafetensors, ExportFormat::kTorchScript});
+  command->add_option("--out", request.out, "File to write (replaced if it exists)")->required();
+  return command;
+}
+
 EvalRequest finish_eval(const CLI::App& command, EvalRequest eval, const EvalOptions& options) {
   if (command.count("--data-dir") > 0) eval.data_dir = options.data_dir;
   if (command.count("--limit-test") > 0) eval.limit_test = options.limit_test;
@@ -328,6 +343,8 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   CLI::App* report_command = add_report_subcommand(app, report, plot_data);
   SweepRequest sweep;
   CLI::App* sweep_command = add_sweep_subcommand(app, sweep);
+  ExportRequest export_request;
+  CLI::App* export_command = add_export_subcommand(app, export_request);
   app.require_subcommand(0, 1);
 
   try {
@@ -348,17 +365,16 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
     }
     return finish_sweep_request(*sweep_command, sweep);
   }
-  if (predict_command->parsed() || eval_command->parsed() || report_command->parsed()) {
+  if (predict_command->parsed() || eval_command->parsed() || report_command->parsed() ||
+      export_command->parsed()) {
     // Training options belong to training: refuse them rather than silently ignore them.
     for (const std::string& flag : given_flags(app)) {
       throw UsageError(
           fmt::format("{} is a training option; it cannot be given with the {} "
                       "subcommand",
-                      flag,
-                      predict_command->parsed() ? "predict"
-                      : eval_command->parsed()  ? "eval"
-                                                : "report"));
+                      flag, app.get_subcommands().front()->get_name()));
     }
+    if (export_command->parsed()) return export_request;
     if (report_command->parsed()) {
       if (report_command->count("--plot-data") > 0) report.plot_data = plot_data;
       return report;

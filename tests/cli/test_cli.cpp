@@ -243,5 +243,25 @@ TEST(Cli, GroupCountsComeFromTheModelsChannels) {
             std::string::npos);
 }
 
+TEST(Cli, ExportSubcommand) {
+  const auto plain = parse_command({"export", "--checkpoint", "runs/gn-8", "--out", "gn.st"});
+  const auto& request = std::get<ExportRequest>(*plain);
+  EXPECT_EQ(request.checkpoint, "runs/gn-8");
+  EXPECT_EQ(request.out, "gn.st");
+  EXPECT_EQ(request.format, ExportFormat::kSafetensors);
+  const auto scripted = parse_command(
+      {"export", "--checkpoint", "runs/ln", "--format", "torchscript", "--out", "ln.pt"});
+  EXPECT_EQ(std::get<ExportRequest>(*scripted).format, ExportFormat::kTorchScript);
+
+  EXPECT_NE(usage_error_of({"export", "--checkpoint", "x", "--out", "y", "--format", "onnx"})
+                .find("--format"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"export", "--checkpoint", "x"}).find("--out"), std::string::npos);
+  EXPECT_NE(usage_error_of({"export", "--out", "y"}).find("--checkpoint"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--norm", "gn", "export", "--checkpoint", "x", "--out", "y"})
+                .find("--norm is a training option; it cannot be given with the export"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace normtrain

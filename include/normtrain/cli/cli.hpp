@@ -5,15 +5,16 @@
 #include <variant>
 
 #include "normtrain/cli/config.hpp"
+#include "normtrain/commands/export_request.hpp"
 #include "normtrain/commands/report_command.hpp"
 #include "normtrain/commands/sweep/sweep_request.hpp"
 
 namespace normtrain {
 
 // What the command line asks for: a new training run (no subcommand), continuing a saved one
-// (--resume), or the predict, eval, report and sweep subcommands.
+// (--resume), or the predict, eval, report, sweep and export subcommands.
 using Command = std::variant<TrainConfig, ResumeRequest, PredictRequest, EvalRequest, ReportRequest,
-                             SweepRequest>;
+                             SweepRequest, ExportRequest>;
 
 // Reads the command line into a validated command. Returns nullopt when the command line
 // asked only for --help or --version, which have then been written to `out`. Throws a usage
