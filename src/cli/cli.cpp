@@ -116,12 +116,22 @@ std::vector<std::string> given_flags(const CLI::App& app) {
 
 // What each training option means; they read into `config`, whose defaults are the recipe's.
 void add_training_options(CLI::App& app, TrainConfig& config) {
-  add_choice(
-      app, "--norm", config.norm,
-      "Normalization after each conv block: bn, ln, gn, in (instance) or none",
-      {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance, NormKind::kNone});
+  add_choice(app, "--norm", config.norm,
+             "Normalization in each conv block: bn, ln, gn, in (instance), none, brn (batch "
+             "renormalization), frn (filter response norm; its TLU replaces the ReLU) or rms",
+             {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance,
+              NormKind::kNone, NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms});
   app.add_option("--groups", config.groups,
                  "GroupNorm groups (only with --norm gn): 1, 2, 4 or 8 [default: 8]");
+  app.add_option("--brn-rmax", config.batch_renorm.r_max,
+                 "brn: r is clipped to [1/r_max, r_max] [default: 3]");
+  app.add_option("--brn-dmax", config.batch_renorm.d_max,
+                 "brn: d is clipped to [-d_max, d_max] [default: 5]");
+  app.add_option("--brn-warmup", config.batch_renorm.warmup,
+                 "brn: training steps over which r_max rises from 1 and d_max from 0 [default: "
+                 "500]");
+  app.add_flag("--weight-standardization", config.weight_standardization,
+               "Standardize every 3x3 convolution's weight per output channel before convolving");
   app.add_option("--l1", config.l1, "L1 penalty weight on all parameters; 0 disables it")
       ->capture_default_str();
   app.add_option("--epochs", config.epochs, "Passes over the training set")->capture_default_str();
@@ -155,7 +165,7 @@ void add_training_options(CLI::App& app, TrainConfig& config) {
                       std::vector<std::pair<std::string, bool>>{{"fused", true}, {"stock", false}})
                       .description(""))
       ->transform(CLI::IsMember({"fused", "stock"}))
-      ->default_str("fused");
+      ->default_str("fused; stock for brn, frn and rms");
   // NonNegativeNumber: otherwise "-1" would wrap around to a huge unsigned seed.
   app.add_option("--seed", config.seed, "Seed for initialisation, shuffling and augmentation")
       ->check(CLI::NonNegativeNumber)
@@ -392,6 +402,9 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
                         : app.count("--continue") > 0 ? ExistingRunPolicy::kContinue
                                                       : ExistingRunPolicy::kRefuse;
   check_flag_combinations(app, config);
+  // The default kernels are the fused ones where they exist; given, --kernels fused is refused
+  // for the other norms (by validate).
+  if (app.count("--kernels") == 0 && !has_fused_kernels(config.norm)) config.fused_kernels = false;
   if (app.count("--resume") > 0) return finish_resume(app, config, resume_path);
   check_identity_flags_apply(config, given_flags(app));
   validate(config);

@@ -60,6 +60,23 @@ const std::vector<IdentityOption>& identity_options() {
          return c.norm == NormKind::kGroup ? always(c.groups) : std::nullopt;
        },
        "--norm gn"},
+      {"--brn-rmax",
+       [](const RunSpec& c) {
+         return c.norm == NormKind::kBatchRenorm ? always(c.batch_renorm.r_max) : std::nullopt;
+       },
+       "--norm brn"},
+      {"--brn-dmax",
+       [](const RunSpec& c) {
+         return c.norm == NormKind::kBatchRenorm ? always(c.batch_renorm.d_max) : std::nullopt;
+       },
+       "--norm brn"},
+      {"--brn-warmup",
+       [](const RunSpec& c) {
+         return c.norm == NormKind::kBatchRenorm ? always(c.batch_renorm.warmup) : std::nullopt;
+       },
+       "--norm brn"},
+      {"--weight-standardization",
+       [](const RunSpec& c) { return always(c.weight_standardization ? "true" : "false"); }},
       {"--l1", [](const RunSpec& c) { return always(c.l1); }},
       {"--batch-size", [](const RunSpec& c) { return always(c.batch_size); }},
       {"--lr",
@@ -165,16 +182,28 @@ std::string to_flag(NormKind norm) {
       return "in";
     case NormKind::kNone:
       return "none";
+    case NormKind::kBatchRenorm:
+      return "brn";
+    case NormKind::kFilterResponse:
+      return "frn";
+    case NormKind::kRms:
+      return "rms";
   }
   return "?";
 }
 
 std::optional<NormKind> norm_from_flag(const std::string& flag) {
-  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance,
-                        NormKind::kNone}) {
+  for (NormKind norm :
+       {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance, NormKind::kNone,
+        NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms}) {
     if (to_flag(norm) == flag) return norm;
   }
   return std::nullopt;
+}
+
+bool has_fused_kernels(NormKind norm) {
+  return norm != NormKind::kBatchRenorm && norm != NormKind::kFilterResponse &&
+         norm != NormKind::kRms;
 }
 
 void validate_device_and_threads(const std::string& device, int threads) {
@@ -199,6 +228,8 @@ void validate(const TrainConfig& config) {
                                     {"--momentum", config.momentum},
                                     {"--dropout", config.dropout},
                                     {"--gamma", config.schedule.gamma},
+                                    {"--brn-rmax", config.batch_renorm.r_max},
+                                    {"--brn-dmax", config.batch_renorm.d_max},
                                     {"--max-lr", config.schedule.max_lr},
                                     {"--div-factor", config.schedule.div_factor},
                                     {"--final-div-factor", config.schedule.final_div_factor}}) {
@@ -241,6 +272,24 @@ void validate(const TrainConfig& config) {
   }
   if (config.limit_train < 0 || config.limit_test < 0) {
     throw UsageError("--limit-train and --limit-test must be 0 (all) or more");
+  }
+  if (!(config.batch_renorm.r_max >= 1.0)) {
+    throw UsageError(
+        fmt::format("--brn-rmax must be 1 or more, got {}", config.batch_renorm.r_max));
+  }
+  if (!(config.batch_renorm.d_max >= 0.0)) {
+    throw UsageError(
+        fmt::format("--brn-dmax must be 0 or more, got {}", config.batch_renorm.d_max));
+  }
+  if (config.batch_renorm.warmup < 0) {
+    throw UsageError(fmt::format("--brn-warmup must be 0 (no warm-up) or more steps, got {}",
+                                 config.batch_renorm.warmup));
+  }
+  if (config.fused_kernels && !has_fused_kernels(config.norm)) {
+    throw UsageError(fmt::format(
+        "--kernels fused: there are no fused kernels for --norm {} (only for bn, ln, gn, in and "
+        "none); it runs LibTorch's operators, so drop --kernels or give --kernels stock",
+        to_flag(config.norm)));
   }
   if (config.norm == NormKind::kGroup) {
     const std::vector<int> valid = valid_group_counts();
@@ -294,6 +343,7 @@ std::string variant_slug(const RunSpec& config) {
   std::string slug = to_flag(config.norm);
   if (config.dataset != DatasetKind::kMnist) slug = dataset_info(config.dataset).flag + "-" + slug;
   if (config.norm == NormKind::kGroup) slug += fmt::format("-{}", config.groups);
+  if (config.weight_standardization) slug += "-ws";
   if (config.l1 > 0.0) slug += fmt::format("-l1-{}", config.l1);
   if (config.schedule.kind != SchedulerKind::kNone) slug += "-" + to_flag(config.schedule.kind);
   return slug;
@@ -317,7 +367,17 @@ std::string variant_label(const RunSpec& config) {
     case NormKind::kNone:
       label = "No norm";
       break;
+    case NormKind::kBatchRenorm:
+      label = "BRN";
+      break;
+    case NormKind::kFilterResponse:
+      label = "FRN";
+      break;
+    case NormKind::kRms:
+      label = "RMS norm";
+      break;
   }
+  if (config.weight_standardization) label += " + WS";
   if (config.l1 > 0.0) label += fmt::format(" + L1 {}", config.l1);
   switch (config.schedule.kind) {
     case SchedulerKind::kNone:

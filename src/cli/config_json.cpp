@@ -11,6 +11,12 @@ std::string config_to_json_text(const TrainConfig& c) {
   const nlohmann::json json = {
       {"norm", to_flag(c.norm)},
       {"groups", c.norm == NormKind::kGroup ? nlohmann::json(c.groups) : nlohmann::json()},
+      {"batch_renorm", c.norm == NormKind::kBatchRenorm
+                           ? nlohmann::json{{"r_max", c.batch_renorm.r_max},
+                                            {"d_max", c.batch_renorm.d_max},
+                                            {"warmup", c.batch_renorm.warmup}}
+                           : nlohmann::json()},
+      {"weight_standardization", c.weight_standardization},
       {"l1", c.l1},
       {"epochs", c.epochs},
       {"batch_size", c.batch_size},
@@ -48,6 +54,13 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
       throw RuntimeError(fmt::format("{}: unknown norm in the saved configuration", source));
     c.norm = *norm;
     if (json.contains("groups") && !json["groups"].is_null()) c.groups = json["groups"].get<int>();
+    if (json.contains("batch_renorm") && !json["batch_renorm"].is_null()) {
+      const nlohmann::json& brn = json.at("batch_renorm");
+      c.batch_renorm.r_max = brn.value("r_max", c.batch_renorm.r_max);
+      c.batch_renorm.d_max = brn.value("d_max", c.batch_renorm.d_max);
+      c.batch_renorm.warmup = brn.value("warmup", c.batch_renorm.warmup);
+    }
+    c.weight_standardization = json.value("weight_standardization", false);
     c.l1 = json.value("l1", c.l1);
     c.epochs = json.value("epochs", c.epochs);
     c.batch_size = json.value("batch_size", c.batch_size);

@@ -3,6 +3,10 @@
 #include "normtrain/model/architecture.hpp"
 #include "normtrain/model/kernels/fused_relu_norm.hpp"
 #include "normtrain/model/kernels/max_pool_relu.hpp"
+#include "normtrain/model/layers/batch_renorm.hpp"
+#include "normtrain/model/layers/filter_response_norm.hpp"
+#include "normtrain/model/layers/rms_norm.hpp"
+#include "normtrain/model/layers/std_conv.hpp"
 
 namespace normtrain {
 namespace {
@@ -22,8 +26,12 @@ nn::AnyModule make_relu_norm(const ModelOptions& options, int channels) {
       return nn::AnyModule(ReluGroupNorm(channels, channels));
     case NormKind::kNone:
       return nn::AnyModule(nn::ReLU());
+    case NormKind::kBatchRenorm:
+    case NormKind::kFilterResponse:
+    case NormKind::kRms:
+      break;
   }
-  throw std::logic_error("unknown norm kind");
+  throw std::logic_error("no fused ReLU + norm module for --norm " + to_flag(options.norm));
 }
 
 nn::AnyModule make_norm(const ModelOptions& options, int channels) {
@@ -38,6 +46,15 @@ nn::AnyModule make_norm(const ModelOptions& options, int channels) {
     case NormKind::kInstance:
       // One group per channel: statistics over H x W of each channel of each example.
       return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(channels, channels)));
+    case NormKind::kBatchRenorm: {
+      const BatchRenormSpec& brn = options.batch_renorm;
+      return nn::AnyModule(BatchRenorm2d(
+          BatchRenorm2dOptions(channels).r_max(brn.r_max).d_max(brn.d_max).warmup(brn.warmup)));
+    }
+    case NormKind::kFilterResponse:
+      return nn::AnyModule(FilterResponseNormTlu2d(FilterResponseNormTlu2dOptions(channels)));
+    case NormKind::kRms:
+      return nn::AnyModule(RmsNorm2d(RmsNorm2dOptions(channels)));
     case NormKind::kNone:
       break;
   }
@@ -48,11 +65,22 @@ nn::Conv2d conv(int in_channels, int out_channels, int kernel) {
   return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel).bias(false));
 }
 
+// A block's 3x3 convolution, weight-standardized or not.
+nn::AnyModule block_conv(const ModelOptions& options, int in_channels, int out_channels) {
+  if (options.weight_standardization) {
+    return nn::AnyModule(StdConv2d(StdConv2dOptions(in_channels, out_channels, 3)));
+  }
+  return nn::AnyModule(conv(in_channels, out_channels, 3));
+}
+
 void add_block(nn::Sequential& layers, const ModelOptions& options, int in_channels,
                int out_channels) {
-  layers->push_back(conv(in_channels, out_channels, 3));
+  layers->push_back(block_conv(options, in_channels, out_channels));
   if (options.fused) {
     layers->push_back(make_relu_norm(options, out_channels));
+  } else if (options.norm == NormKind::kFilterResponse) {
+    // The TLU inside it is the block's activation, in place of the ReLU.
+    layers->push_back(make_norm(options, out_channels));
   } else {
     layers->push_back(nn::ReLU());
     if (options.norm != NormKind::kNone) layers->push_back(make_norm(options, out_channels));
@@ -63,10 +91,20 @@ void add_block(nn::Sequential& layers, const ModelOptions& options, int in_chann
 }  // namespace
 
 ModelOptions model_options(const TrainConfig& config) {
-  return {config.norm, config.groups, config.dropout, config.fused_kernels};
+  ModelOptions options;
+  options.norm = config.norm;
+  options.groups = config.groups;
+  options.dropout = config.dropout;
+  options.fused = config.fused_kernels && has_fused_kernels(config.norm);
+  options.batch_renorm = config.batch_renorm;
+  options.weight_standardization = config.weight_standardization;
+  return options;
 }
 
 NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.fused) {
+  TORCH_CHECK(!options.fused || has_fused_kernels(options.norm),
+              "NormNet: there are no fused kernels for --norm ", to_flag(options.norm),
+              "; build it with fused = false");
   const auto& channels = kNormalizedBlockChannels;
   nn::Sequential layers;
   add_block(layers, options, 1, channels[0]);            // 8 x 26 x 26

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include "normtrain/data/mnist.hpp"
+#include "normtrain/model/layers/batch_renorm.hpp"
+#include "normtrain/model/layers/filter_response_norm.hpp"
+#include "normtrain/model/layers/std_conv.hpp"
 
 namespace normtrain {
 namespace {
@@ -31,6 +34,50 @@ std::string with_thousands(std::int64_t value) {
     digits.insert(static_cast<std::size_t>(i), ",");
   }
   return digits;
+}
+
+// What the table's layer names do not say: which kernels run, and what the layers without a
+// LibTorch counterpart do, one line each.
+std::vector<std::string> summary_notes(NormNet& model) {
+  std::vector<std::string> notes;
+  const torch::Device device = model->parameters().front().device();
+  if (!model->fused()) {
+    notes.push_back("Kernels: stock (LibTorch's operators)");
+  } else if (device.is_cpu()) {
+    notes.push_back(
+        "Kernels: fused (hand-written ReLU + norm and max-pool + ReLU CPU kernels on "
+        "channels-last activations)");
+  } else {
+    notes.push_back(fmt::format(
+        "Kernels: fused modules, which run LibTorch's operators on {} (their kernels are CPU "
+        "kernels)",
+        device.str()));
+  }
+  const BatchRenorm2dImpl* renorm = nullptr;
+  bool filter_response = false;
+  bool standardized = false;
+  for (const torch::nn::AnyModule& layer : *model->layers()) {
+    if (renorm == nullptr) renorm = layer.ptr()->as<BatchRenorm2d>();
+    filter_response = filter_response || layer.ptr()->as<FilterResponseNormTlu2d>() != nullptr;
+    standardized = standardized || layer.ptr()->as<StdConv2d>() != nullptr;
+  }
+  if (renorm != nullptr) {
+    notes.push_back(fmt::format(
+        "BatchRenorm2d: batch renormalization, r_max {} and d_max {} (raised from 1 and 0 over "
+        "the first {} training steps); its moving averages normalize at test time",
+        renorm->options.r_max(), renorm->options.d_max(), renorm->options.warmup()));
+  }
+  if (filter_response) {
+    notes.push_back(
+        "FilterResponseNormTlu2d: filter response normalization, then the TLU max(y, tau), "
+        "which takes the place of the block's ReLU");
+  }
+  if (standardized) {
+    notes.push_back(
+        "StdConv2d: 3x3 convolution whose weight is standardized per output channel (weight "
+        "standardization)");
+  }
+  return notes;
 }
 
 }  // namespace
@@ -69,6 +116,7 @@ std::string model_summary(NormNet& model) {
   text += fmt::format("Trainable params: {}\n", with_thousands(trainable));
   text += fmt::format("Non-trainable params: {}\n", with_thousands(total - trainable));
   text += rule + "\n";
+  for (const std::string& note : summary_notes(model)) text += note + "\n";
 
   if (was_training) model->train();
   return text;

@@ -73,6 +73,58 @@ TEST(Cli, KernelsDefaultToFused) {
   EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);
 }
 
+TEST(Cli, NormsWithoutFusedKernelsDefaultToStockAndRefuseFused) {
+  for (const char* norm : {"brn", "frn", "rms"}) {
+    const auto config = parse({"--norm", norm});
+    EXPECT_EQ(to_flag(config->norm), norm);
+    EXPECT_FALSE(config->fused_kernels) << norm;
+    EXPECT_FALSE(parse({"--norm", norm, "--kernels", "stock"})->fused_kernels);
+    const std::string message = usage_error_of({"--norm", norm, "--kernels", "fused"});
+    EXPECT_NE(message.find("--kernels fused"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string("--norm ") + norm), std::string::npos) << message;
+  }
+  for (const char* norm : {"bn", "ln", "gn", "in", "none"}) {
+    EXPECT_TRUE(parse({"--norm", norm})->fused_kernels) << norm;
+  }
+}
+
+TEST(Cli, BatchRenormFlagsApplyOnlyToBatchRenorm) {
+  const auto config =
+      parse({"--norm", "brn", "--brn-rmax", "2", "--brn-dmax", "1.5", "--brn-warmup", "1000"});
+  EXPECT_DOUBLE_EQ(config->batch_renorm.r_max, 2.0);
+  EXPECT_DOUBLE_EQ(config->batch_renorm.d_max, 1.5);
+  EXPECT_EQ(config->batch_renorm.warmup, 1000);
+  const auto defaults = parse({"--norm", "brn"});
+  EXPECT_DOUBLE_EQ(defaults->batch_renorm.r_max, 3.0);
+  EXPECT_DOUBLE_EQ(defaults->batch_renorm.d_max, 5.0);
+  EXPECT_EQ(defaults->batch_renorm.warmup, 500);
+  for (const char* flag : {"--brn-rmax", "--brn-dmax", "--brn-warmup"}) {
+    const std::string message = usage_error_of({"--norm", "bn", flag, "2"});
+    EXPECT_NE(message.find(std::string(flag) + " applies only to --norm brn"), std::string::npos)
+        << message;
+    EXPECT_NE(usage_error_of({flag, "2"}).find(flag), std::string::npos);
+  }
+  EXPECT_NE(usage_error_of({"--norm", "brn", "--brn-rmax", "0.5"}).find("--brn-rmax"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--norm", "brn", "--brn-dmax", "-1"}).find("--brn-dmax"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--norm", "brn", "--brn-warmup", "-1"}).find("--brn-warmup"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--resume", "x", "--brn-rmax", "2"}).find("--brn-rmax"),
+            std::string::npos);
+}
+
+TEST(Cli, WeightStandardizationGoesWithAnyNorm) {
+  EXPECT_FALSE(parse({})->weight_standardization);
+  for (const char* norm : {"bn", "ln", "gn", "in", "none", "brn", "frn", "rms"}) {
+    EXPECT_TRUE(parse({"--norm", norm, "--weight-standardization"})->weight_standardization)
+        << norm;
+  }
+  EXPECT_NE(usage_error_of({"--resume", "x", "--weight-standardization"})
+                .find("--weight-standardization"),
+            std::string::npos);
+}
+
 TEST(Cli, SchedulerFlags) {
   const auto config = parse({"--scheduler", "onecycle", "--max-lr", "0.05", "--pct-start", "0.2"});
   EXPECT_EQ(config->schedule.kind, SchedulerKind::kOneCycle);
@@ -231,7 +283,8 @@ TEST(Cli, EnumOptionsTakeExactlyTheirSpellings) {
   EXPECT_EQ(parse({"--dataset", "fashion-mnist"})->dataset, DatasetKind::kFashionMnist);
   EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);
   // The enums' numbers are not spellings.
-  EXPECT_NE(usage_error_of({"--norm", "2"}).find("not in {bn,ln,gn,in,none}"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--norm", "2"}).find("not in {bn,ln,gn,in,none,brn,frn,rms}"),
+            std::string::npos);
   EXPECT_NE(usage_error_of({"--kernels", "1"}).find("--kernels"), std::string::npos);
   EXPECT_NE(usage_error_of({"--scheduler", "0"}).find("--scheduler"), std::string::npos);
 }

@@ -123,11 +123,88 @@ TEST(Config, ScheduleValuesAreValidated) {
 }
 
 TEST(Config, NormFlagsRoundTrip) {
-  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance,
-                        NormKind::kNone}) {
+  for (NormKind norm :
+       {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance, NormKind::kNone,
+        NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms}) {
     EXPECT_EQ(norm_from_flag(to_flag(norm)), norm);
   }
+  EXPECT_EQ(to_flag(NormKind::kBatchRenorm), "brn");
+  EXPECT_EQ(to_flag(NormKind::kFilterResponse), "frn");
+  EXPECT_EQ(to_flag(NormKind::kRms), "rms");
   EXPECT_FALSE(norm_from_flag("xn").has_value());
+}
+
+TEST(Config, NewNormsAndWeightStandardizationNameTheirFolders) {
+  TrainConfig config;
+  config.fused_kernels = false;
+  config.norm = NormKind::kBatchRenorm;
+  EXPECT_EQ(resolved_out_dir(config), "runs/brn");
+  EXPECT_EQ(variant_label(config), "BRN");
+  config.norm = NormKind::kFilterResponse;
+  EXPECT_EQ(resolved_out_dir(config), "runs/frn");
+  EXPECT_EQ(variant_label(config), "FRN");
+  config.norm = NormKind::kRms;
+  EXPECT_EQ(resolved_out_dir(config), "runs/rms");
+  EXPECT_EQ(variant_label(config), "RMS norm");
+  config.norm = NormKind::kGroup;
+  config.weight_standardization = true;
+  config.l1 = 0.01;
+  EXPECT_EQ(resolved_out_dir(config), "runs/gn-8-ws-l1-0.01");
+  EXPECT_EQ(variant_label(config), "GN (8 groups) + WS + L1 0.01");
+  config.l1 = 0.0;
+  EXPECT_EQ(resolved_out_dir(config), "runs/gn-8-ws");
+}
+
+TEST(Config, BatchRenormLimitsAndKernelsAreValidated) {
+  TrainConfig config;
+  config.norm = NormKind::kBatchRenorm;
+  config.fused_kernels = false;
+  EXPECT_NO_THROW(validate(config));
+  config.batch_renorm = {1.0, 0.0, 0};  // batch normalization, from the first step
+  EXPECT_NO_THROW(validate(config));
+  for (const BatchRenormSpec& bad :
+       {BatchRenormSpec{0.9, 5.0, 500}, BatchRenormSpec{3.0, -0.1, 500},
+        BatchRenormSpec{3.0, 5.0, -1}, BatchRenormSpec{NAN, 5.0, 500}}) {
+    config.batch_renorm = bad;
+    EXPECT_THROW(validate(config), Error) << bad.r_max << " " << bad.d_max << " " << bad.warmup;
+  }
+  config.batch_renorm = {};
+  for (NormKind norm : {NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms}) {
+    config.norm = norm;
+    config.fused_kernels = true;
+    EXPECT_FALSE(has_fused_kernels(norm));
+    try {
+      validate(config);
+      ADD_FAILURE() << "fused kernels accepted for " << to_flag(norm);
+    } catch (const Error& error) {
+      EXPECT_EQ(error.kind(), ErrorKind::kUsage);
+      EXPECT_NE(std::string(error.what()).find("--kernels fused"), std::string::npos);
+    }
+  }
+}
+
+TEST(Config, BatchRenormLimitsAndWeightStandardizationArePartOfTheIdentity) {
+  TrainConfig saved;
+  saved.norm = NormKind::kBatchRenorm;
+  saved.fused_kernels = false;
+  TrainConfig requested = saved;
+  requested.batch_renorm.r_max = 2.0;
+  requested.batch_renorm.warmup = 0;
+  requested.weight_standardization = true;
+  const std::vector<std::string> differences = identity_differences(saved, requested);
+  ASSERT_EQ(differences.size(), 3u);
+  EXPECT_EQ(differences[0], "--brn-rmax 3 (saved) vs 2 (requested)");
+  EXPECT_EQ(differences[1], "--brn-warmup 500 (saved) vs 0 (requested)");
+  EXPECT_EQ(differences[2], "--weight-standardization false (saved) vs true (requested)");
+  // The limits are no part of other norms' runs.
+  TrainConfig gn;
+  gn.norm = NormKind::kGroup;
+  TrainConfig gn_other = gn;
+  gn_other.batch_renorm.r_max = 2.0;
+  EXPECT_TRUE(identity_differences(gn, gn_other).empty());
+  EXPECT_THROW(check_identity_flags_apply(gn, {"--brn-dmax"}), Error);
+  EXPECT_NO_THROW(check_identity_flags_apply(saved, {"--brn-dmax", "--weight-standardization"}));
+  EXPECT_NO_THROW(check_identity_flags_apply(gn, {"--weight-standardization"}));
 }
 
 TEST(Config, DefaultFolderNamesTheSeedWhenItIsNotOne) {

@@ -54,6 +54,44 @@ TEST(ConfigJson, RoundTripsEveryField) {
   EXPECT_DOUBLE_EQ(back.schedule.max_lr, 0.2);
 }
 
+TEST(ConfigJson, RoundTripsBatchRenormAndWeightStandardization) {
+  TrainConfig config;
+  config.norm = NormKind::kBatchRenorm;
+  config.fused_kernels = false;
+  config.batch_renorm = {2.5, 1.25, 1234};
+  config.weight_standardization = true;
+  const std::string text = config_to_json_text(config);
+  EXPECT_NE(text.find("\"weight_standardization\": true"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"kernels\": \"stock\""), std::string::npos) << text;
+  const TrainConfig back = config_from_json_text(text, "test");
+  EXPECT_EQ(back.norm, NormKind::kBatchRenorm);
+  EXPECT_DOUBLE_EQ(back.batch_renorm.r_max, 2.5);
+  EXPECT_DOUBLE_EQ(back.batch_renorm.d_max, 1.25);
+  EXPECT_EQ(back.batch_renorm.warmup, 1234);
+  EXPECT_TRUE(back.weight_standardization);
+  EXPECT_FALSE(back.fused_kernels);
+  EXPECT_TRUE(identity_differences(config, back).empty());
+  for (NormKind norm : {NormKind::kFilterResponse, NormKind::kRms}) {
+    config.norm = norm;
+    EXPECT_EQ(config_from_json_text(config_to_json_text(config), "test").norm, norm);
+  }
+}
+
+TEST(ConfigJson, RunsSavedBeforeTheNewOptionsReadAsPlainRuns) {
+  // A configuration written before batch renormalization and weight standardization existed.
+  const TrainConfig old = config_from_json_text(
+      R"({"norm": "gn", "groups": 8, "l1": 0, "epochs": 20, "kernels": "fused"})", "old.pt");
+  EXPECT_FALSE(old.weight_standardization);
+  TrainConfig gn;
+  gn.norm = NormKind::kGroup;
+  EXPECT_TRUE(identity_differences(gn, old).empty());
+}
+
+TEST(ConfigJson, BatchRenormIsNullUnlessBatchRenorm) {
+  TrainConfig config;
+  EXPECT_NE(config_to_json_text(config).find("\"batch_renorm\": null"), std::string::npos);
+}
+
 TEST(ConfigJson, GroupsAreNullUnlessGroupNorm) {
   TrainConfig config;
   config.norm = NormKind::kLayer;

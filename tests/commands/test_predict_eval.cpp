@@ -1,3 +1,4 @@
+#include <ostream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -18,12 +19,25 @@
 namespace normtrain {
 namespace {
 
+// Which model a run trains: a norm, and whether its convolutions standardize their weights.
+struct Variant {
+  NormKind norm;
+  bool weight_standardization;
+};
+
+void PrintTo(const Variant& variant, std::ostream* out) {
+  *out << to_flag(variant.norm) << (variant.weight_standardization ? " + ws" : "");
+}
+
 // A run folder with a model trained for one epoch on the committed subset.
-class TrainedRun : public ::testing::Test {
+class TrainedRun : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override {
     torch::set_num_threads(1);
-    config_.norm = NormKind::kGroup;
+    config_.norm = GetParam().norm;
+    config_.weight_standardization = GetParam().weight_standardization;
+    config_.fused_kernels = has_fused_kernels(config_.norm);
+    config_.batch_renorm.warmup = 2;
     config_.epochs = 1;
     config_.data_dir = testing::tiny_mnist_dir().string();
     config_.limit_train = 1024;
@@ -50,7 +64,7 @@ class TrainedRun : public ::testing::Test {
   EpochMetrics final_;
 };
 
-TEST_F(TrainedRun, EvalReproducesTheRunsFinalTestAccuracy) {
+TEST_P(TrainedRun, EvalReproducesTheRunsFinalTestAccuracy) {
   EvalRequest request;
   request.checkpoint = dir_.path().string();
   request.out_dir = (dir_.path() / "eval").string();
@@ -64,7 +78,7 @@ TEST_F(TrainedRun, EvalReproducesTheRunsFinalTestAccuracy) {
   EXPECT_TRUE(std::filesystem::exists(dir_.path() / "eval" / "misclassified.png"));
 }
 
-TEST_F(TrainedRun, PredictGivesTheModelsClassForAPngOfATestDigit) {
+TEST_P(TrainedRun, PredictGivesTheModelsClassForAPngOfATestDigit) {
   // Test digit 0 written as an enlarged PNG, white on black, as a user might save it.
   const int scale = 3;
   RasterImage picture(28 * scale, 28 * scale, {0, 0, 0});
@@ -91,7 +105,7 @@ TEST_F(TrainedRun, PredictGivesTheModelsClassForAPngOfATestDigit) {
   EXPECT_EQ(results[0]["probabilities"].size(), 10u);
 }
 
-TEST_F(TrainedRun, PredictRefusesBadImagesAndCheckpoints) {
+TEST_P(TrainedRun, PredictRefusesBadImagesAndCheckpoints) {
   const std::string not_an_image = (dir_.path() / "notes.png").string();
   testing::write_bytes(not_an_image, {'n', 'o', 't', 'e', 's'});
   PredictRequest request;
@@ -112,6 +126,18 @@ TEST_F(TrainedRun, PredictRefusesBadImagesAndCheckpoints) {
   request.checkpoint = broken;
   EXPECT_THROW(run_predict(request, out), Error);
 }
+
+// Evaluation and prediction rebuild the model from the saved configuration: every norm's own
+// layers, parameters and buffers (batch renormalization's moving averages) come back.
+INSTANTIATE_TEST_SUITE_P(EveryKindOfLayer, TrainedRun,
+                         ::testing::Values(Variant{NormKind::kGroup, false},
+                                           Variant{NormKind::kBatchRenorm, false},
+                                           Variant{NormKind::kFilterResponse, true},
+                                           Variant{NormKind::kRms, false}),
+                         [](const auto& param_info) {
+                           return to_flag(param_info.param.norm) +
+                                  (param_info.param.weight_standardization ? "_ws" : "");
+                         });
 
 TEST(ImageInput, BlackOnWhiteIsInvertedAutomatically) {
   testing::TempDir dir;

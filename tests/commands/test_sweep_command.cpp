@@ -111,6 +111,46 @@ TEST(SweepCommand, RefusesOptionsThatDoNotGoTogether) {
             std::string::npos);
 }
 
+TEST(SweepCommand, LinearLrScalingTiesEachRunsRateToItsBatchSize) {
+  EXPECT_EQ(parse({"--", "--norm", "ln"}).lr_scaling.kind, LrScalingKind::kNone);
+  const SweepRequest parsed =
+      parse({"--lr-scaling", "linear", "--lr-reference-batch", "64", "--", "--norm", "ln"});
+  EXPECT_EQ(parsed.lr_scaling.kind, LrScalingKind::kLinear);
+  EXPECT_EQ(parsed.lr_scaling.reference_batch, 64);
+  EXPECT_THROW(parse({"--lr-scaling", "sqrt", "--", "--norm", "ln"}), CLI::ParseError);
+  try {
+    parse({"--lr-reference-batch", "64", "--", "--norm", "ln"});
+    ADD_FAILURE() << "--lr-reference-batch accepted without --lr-scaling linear";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("--lr-scaling linear"), std::string::npos);
+  }
+  EXPECT_NE(usage_error_of(parse({"--lr-scaling", "linear", "--lr-reference-batch", "0", "--",
+                                  "--norm", "ln"}))
+                .find("--lr-reference-batch"),
+            std::string::npos);
+  EXPECT_NE(
+      usage_error_of(parse({"--plan", "p.json", "--task-index", "0", "--lr-scaling", "linear"}))
+          .find("take no grid"),
+      std::string::npos);
+
+  TempDir temp;
+  SweepRequest request = parse({"--dry-run", "--threads-per-job", "1", "--lr-scaling", "linear",
+                                "--", "--norm", "frn", "--batch-size", "2,128"});
+  request.out = temp.path() / "dry";
+  request.program = "/bin/normtrain";
+  std::ostringstream out;
+  EXPECT_EQ(run_sweep(request, out), 0);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("start    frn_batch-size-2_lr-0.00015625: /bin/normtrain --norm frn "
+                      "--batch-size 2 --lr 0.00015625 --threads 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("frn_batch-size-128_lr-0.01: /bin/normtrain --norm frn --batch-size 128 "
+                      "--lr 0.01 --threads 1"),
+            std::string::npos)
+      << text;
+}
+
 TEST(SweepCommand, DryRunSaysWhatEachRunWouldDoAndCreatesNothing) {
   TempDir temp;
   SweepRequest request = parse({"--dry-run", "--threads-per-job", "1", "--", "--norm", "bn,gn",

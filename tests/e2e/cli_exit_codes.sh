@@ -30,6 +30,9 @@ expect 2 "no-such-flag" --no-such-flag
 expect 2 "--norm" --norm xn
 expect 2 "1, 2, 4 or 8" --norm gn --groups 3
 expect 2 "--groups applies only" --norm bn --groups 8
+expect 2 "--brn-rmax applies only to --norm brn" --norm bn --brn-rmax 2
+expect 2 "--brn-warmup must be" --norm brn --brn-warmup -5
+expect 2 "--kernels fused: there are no fused kernels for --norm frn" --norm frn --kernels fused
 expect 2 "--epochs" --epochs 0
 expect 2 "--epochs" --epochs -1
 expect 2 "--batch-size" --batch-size 0

@@ -50,9 +50,11 @@ status=$(interrupt_after_first_epoch KILL "$work/killed")
 diff <(results "$work/whole") <(results "$work/killed") || { echo "resumed after kill -9 differs"; exit 1; }
 
 # Every kind of state: BatchNorm's running statistics, dropout's generator, the fused and
-# the stock kernels.
+# the stock kernels; batch renormalization's moving averages and warm-up step count (8 steps
+# an epoch, the warm-up ends within the first), FRN's tau and standardized convolutions.
 for variant in "--norm bn" "--norm bn --l1 0.01 --kernels stock" "--norm ln --dropout 0.1" \
-  "--norm gn --groups 8 --dropout 0.1 --kernels stock"; do
+  "--norm gn --groups 8 --dropout 0.1 --kernels stock" "--norm brn --batch-size 64 --brn-warmup 5" \
+  "--norm frn --weight-standardization"; do
   read -ra extra <<<"$variant"
   name=$(echo "$variant" | tr -d ' -')
   args=(--epochs 3 --limit-train 512 --limit-test 200 --threads 1 --seed 5 --device cpu

@@ -1,8 +1,14 @@
 #include "normtrain/model/model.hpp"
 
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "normtrain/model/kernels/fused_relu_norm.hpp"
+#include "normtrain/model/layers/batch_renorm.hpp"
+#include "normtrain/model/layers/filter_response_norm.hpp"
+#include "normtrain/model/layers/rms_norm.hpp"
+#include "normtrain/model/layers/std_conv.hpp"
 #include "normtrain/model/model_summary.hpp"
 
 namespace normtrain {
@@ -24,6 +30,111 @@ TEST(Model, HasExactly9752ParametersWithEveryNorm) {
     NormNet model(options);
     EXPECT_EQ(count_parameters(*model), 9752) << to_flag(options.norm) << options.groups;
   }
+}
+
+// The norms without fused kernels, which always run LibTorch's operators.
+std::vector<ModelOptions> stock_only_norms() {
+  std::vector<ModelOptions> all;
+  for (NormKind norm : {NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms}) {
+    ModelOptions options;
+    options.norm = norm;
+    options.fused = false;
+    all.push_back(options);
+  }
+  return all;
+}
+
+TEST(Model, ParameterCountsOfTheNormsWithoutFusedKernels) {
+  // Batch renormalization has BatchNorm2d's gamma and beta; FRN adds tau to them, one per
+  // channel of the five norm layers (8 + 24 + 16 + 16 + 16 = 80); RMS norm has no beta.
+  const std::map<NormKind, std::int64_t> expected = {{NormKind::kBatchRenorm, 9752},
+                                                     {NormKind::kFilterResponse, 9752 + 80},
+                                                     {NormKind::kRms, 9752 - 80}};
+  for (const ModelOptions& options : stock_only_norms()) {
+    NormNet model(options);
+    EXPECT_EQ(count_parameters(*model), expected.at(options.norm)) << to_flag(options.norm);
+  }
+}
+
+TEST(Model, WeightStandardizationKeepsTheParameterCount) {
+  std::vector<ModelOptions> all = every_norm();
+  for (const ModelOptions& options : stock_only_norms()) all.push_back(options);
+  for (ModelOptions options : all) {
+    const std::int64_t plain = count_parameters(*NormNet(options));
+    options.weight_standardization = true;
+    NormNet model(options);
+    EXPECT_EQ(count_parameters(*model), plain) << to_flag(options.norm);
+    // Exactly the five 3x3 convolutions are standardized.
+    int standardized = 0;
+    for (const auto& module : model->modules(/*include_self=*/false)) {
+      if (module->as<StdConv2d>() != nullptr) ++standardized;
+    }
+    EXPECT_EQ(standardized, 5) << to_flag(options.norm);
+  }
+}
+
+TEST(Model, NormsWithoutFusedKernelsPickTheirLayersAndRefuseFusedOnes) {
+  const auto count = [](const NormNet& model, auto holder) {
+    int found = 0;
+    for (const auto& module : model->modules(/*include_self=*/false)) {
+      if (module->as<decltype(holder)>() != nullptr) ++found;
+    }
+    return found;
+  };
+  for (const ModelOptions& options : stock_only_norms()) {
+    NormNet model(options);
+    const int renorms = count(model, BatchRenorm2d(nullptr));
+    const int filter_responses = count(model, FilterResponseNormTlu2d(nullptr));
+    const int rms = count(model, RmsNorm2d(nullptr));
+    const int relus = count(model, torch::nn::ReLU(nullptr));
+    EXPECT_EQ(renorms, options.norm == NormKind::kBatchRenorm ? 5 : 0);
+    EXPECT_EQ(filter_responses, options.norm == NormKind::kFilterResponse ? 5 : 0);
+    EXPECT_EQ(rms, options.norm == NormKind::kRms ? 5 : 0);
+    // FRN's TLU replaces the ReLU of each block; the transition's ReLU stays.
+    EXPECT_EQ(relus, options.norm == NormKind::kFilterResponse ? 1 : 6) << to_flag(options.norm);
+    const torch::Tensor out = model->forward(torch::randn({3, 1, 28, 28}));
+    EXPECT_TRUE(torch::allclose(out.exp().sum(1), torch::ones({3}), 1e-5, 1e-5));
+
+    ModelOptions fused = options;
+    fused.fused = true;
+    EXPECT_THROW(NormNet{fused}, c10::Error) << to_flag(options.norm);
+  }
+  TrainConfig config;
+  config.norm = NormKind::kFilterResponse;
+  EXPECT_FALSE(model_options(config).fused);
+  config.norm = NormKind::kGroup;
+  EXPECT_TRUE(model_options(config).fused);
+}
+
+TEST(Model, BatchRenormTakesItsLimitsFromTheOptions) {
+  ModelOptions options = stock_only_norms().front();
+  options.batch_renorm = {2.5, 1.5, 77};
+  NormNet model(options);
+  int checked = 0;
+  for (const auto& module : model->modules(/*include_self=*/false)) {
+    if (const auto* brn = module->as<BatchRenorm2d>()) {
+      EXPECT_DOUBLE_EQ(brn->options.r_max(), 2.5);
+      EXPECT_DOUBLE_EQ(brn->options.d_max(), 1.5);
+      EXPECT_EQ(brn->options.warmup(), 77);
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 5);
+}
+
+TEST(Model, WeightStandardizationFusedAndStockComputeTheSameFunction) {
+  ModelOptions options;
+  options.norm = NormKind::kGroup;
+  options.weight_standardization = true;
+  torch::manual_seed(12);
+  NormNet fused(options);
+  options.fused = false;
+  torch::manual_seed(12);
+  NormNet stock(options);
+  const torch::Tensor x = torch::randn({4, 1, 28, 28});
+  const torch::Tensor a = fused->forward(x);
+  const torch::Tensor b = stock->forward(x);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-4)) << (a - b).abs().max();
 }
 
 TEST(Model, InstanceNormHasTheSameCountAndNoNormHasNoNormParameters) {
@@ -148,6 +259,35 @@ TEST(Model, SummaryListsLayersShapesAndTotal) {
   const std::string fused_summary = model_summary(fused);
   EXPECT_NE(fused_summary.find("ReluGroupNorm-2"), std::string::npos) << fused_summary;
   EXPECT_NE(fused_summary.find("Total params: 9,752"), std::string::npos) << fused_summary;
+  EXPECT_NE(fused_summary.find("Kernels: fused"), std::string::npos) << fused_summary;
+  EXPECT_NE(summary.find("Kernels: stock"), std::string::npos) << summary;
+}
+
+TEST(Model, SummarySaysWhatTheNewLayersDo) {
+  ModelOptions options = stock_only_norms()[1];  // frn
+  options.weight_standardization = true;
+  NormNet frn(options);
+  const std::string summary = model_summary(frn);
+  EXPECT_NE(summary.find("StdConv2d-1"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("FilterResponseNormTlu2d-2"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Total params: 9,832"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("takes the place of the block's ReLU"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("weight standardization"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Kernels: stock"), std::string::npos) << summary;
+
+  options = stock_only_norms()[0];  // brn
+  options.batch_renorm = {3.0, 5.0, 500};
+  NormNet brn(options);
+  const std::string brn_summary = model_summary(brn);
+  EXPECT_NE(brn_summary.find("BatchRenorm2d-3"), std::string::npos) << brn_summary;
+  EXPECT_NE(brn_summary.find("r_max 3 and d_max 5"), std::string::npos) << brn_summary;
+  EXPECT_NE(brn_summary.find("first 500 training steps"), std::string::npos) << brn_summary;
+  for (const auto& module : brn->modules(/*include_self=*/false)) {
+    if (const auto* layer = module->as<BatchRenorm2d>()) {
+      EXPECT_EQ(layer->num_batches_tracked.item<std::int64_t>(), 0) << "the summary trained";
+    }
+  }
+  EXPECT_EQ(brn_summary.find("takes the place"), std::string::npos) << brn_summary;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -20,8 +21,11 @@ struct TrainedState {
   NormNet model{nullptr};
   std::unique_ptr<torch::optim::SGD> optimizer;
 
-  TrainedState() {
-    config.norm = NormKind::kBatch;
+  explicit TrainedState(NormKind norm = NormKind::kBatch, bool weight_standardization = false) {
+    config.norm = norm;
+    config.fused_kernels = has_fused_kernels(norm);
+    config.weight_standardization = weight_standardization;
+    config.batch_renorm.warmup = 2;  // r and d at work by the third step
     config.dropout = 0.1;
     config.lr = 0.05;
     config.seed = 11;
@@ -89,6 +93,47 @@ TEST(Checkpoint, HoldsEverythingAResumedRunNeeds) {
   EXPECT_EQ(info.epoch, 7);
   EXPECT_TRUE(identity_differences(info.config, trained.config).empty());
   EXPECT_EQ(info.config.epochs, trained.config.epochs);
+}
+
+TEST(Checkpoint, HoldsTheNewNormsStateAndResumesTheSameSteps) {
+  for (const auto& [norm, standardized] :
+       {std::pair{NormKind::kBatchRenorm, false}, std::pair{NormKind::kFilterResponse, false},
+        std::pair{NormKind::kRms, true}}) {
+    TempDir temp;
+    TrainedState trained(norm, standardized);
+    const std::filesystem::path path = temp.path() / kCheckpointFileName;
+    save_checkpoint(path, trained.model, *trained.optimizer, trained.config, 3, torch::kCPU);
+
+    const CheckpointInfo info = read_checkpoint_info(path);
+    EXPECT_TRUE(identity_differences(info.config, trained.config).empty()) << to_flag(norm);
+    torch::manual_seed(999);
+    NormNet restored(model_options(info.config));
+    torch::optim::SGD optimizer(restored->parameters(),
+                                torch::optim::SGDOptions(info.config.lr).momentum(0.9));
+    restore_checkpoint(path, restored, optimizer, torch::kCPU);
+    expect_same_tensors(trained.model->named_parameters(), restored->named_parameters());
+    expect_same_tensors(trained.model->named_buffers(), restored->named_buffers());
+    if (norm == NormKind::kBatchRenorm) {
+      // Moving averages and the step count that drives the warm-up, for each of the five layers.
+      int averages = 0;
+      for (const auto& buffer : restored->named_buffers()) {
+        if (buffer.key().find("num_batches_tracked") != std::string::npos) {
+          EXPECT_EQ(buffer.value().item<std::int64_t>(), 3) << buffer.key();
+        }
+        averages += buffer.key().find("running_") != std::string::npos ? 1 : 0;
+      }
+      EXPECT_EQ(averages, 10);
+    }
+    // The next training step computes the same function from the same state.
+    torch::manual_seed(5);
+    const torch::Tensor images = torch::randn({8, 1, 28, 28});
+    torch::manual_seed(6);
+    const torch::Tensor a = trained.model->forward(images);
+    restored->train();
+    torch::manual_seed(6);
+    const torch::Tensor b = restored->forward(images);
+    EXPECT_TRUE(torch::equal(a, b)) << to_flag(norm);
+  }
 }
 
 TEST(Checkpoint, AWriteIsAtomicAndAFailedOneKeepsThePreviousFile) {

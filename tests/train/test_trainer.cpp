@@ -1,6 +1,9 @@
 #include "normtrain/train/trainer.hpp"
 
+#include <cmath>
 #include <limits>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -71,6 +74,7 @@ TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
   torch::set_num_threads(2);
   TrainConfig config;
   config.norm = GetParam();
+  config.fused_kernels = has_fused_kernels(config.norm);
   // A larger step than the recipe's, so that a few dozen steps are enough to see learning.
   config.lr = 0.05;
   const TensorDataset train =
@@ -102,7 +106,9 @@ TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
-                         ::testing::Values(NormKind::kBatch, NormKind::kLayer, NormKind::kGroup),
+                         ::testing::Values(NormKind::kBatch, NormKind::kLayer, NormKind::kGroup,
+                                           NormKind::kBatchRenorm, NormKind::kFilterResponse,
+                                           NormKind::kRms),
                          [](const auto& param_info) { return to_flag(param_info.param); });
 
 TEST(Evaluate, CountsMatchPredictions) {
@@ -167,6 +173,40 @@ TEST(Divergence, ANonFiniteParameterIsCaughtEvenWhenTheLossStaysFinite) {
     const EpochResult result = trainer.run_epoch(1, train, test);
     ASSERT_TRUE(result.divergence.has_value()) << "fused " << fused;
     EXPECT_EQ(result.divergence->step, 1);
+  }
+}
+
+// The batch-size study trains every norm at batch 2; with 5 images the epoch ends in a batch of
+// one, whose batch statistics (bn, brn) still have a whole feature map per channel.
+TEST(SmallBatches, EveryNormTrainsAtBatchTwoWithALastBatchOfOne) {
+  torch::set_num_threads(1);
+  const TensorDataset train = tiny_split(Split::kTrain, 5);
+  const TensorDataset test = tiny_split(Split::kTest, 50);
+  for (NormKind norm :
+       {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance, NormKind::kNone,
+        NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms}) {
+    for (bool fused : {true, false}) {
+      if (fused && !has_fused_kernels(norm)) continue;
+      for (bool standardized : {false, true}) {
+        TrainConfig config;
+        config.norm = norm;
+        config.fused_kernels = fused;
+        config.weight_standardization = standardized;
+        config.batch_size = 2;
+        config.batch_renorm.warmup = 1;  // r and d at work from the second step
+        torch::manual_seed(config.seed);
+        NormNet model(model_options(config));
+        Trainer trainer(model, config);
+        EpochResult result;
+        for (int epoch = 1; epoch <= 2; ++epoch) result = trainer.run_epoch(epoch, train, test);
+        const std::string what =
+            fmt::format("{} fused {} ws {}", to_flag(norm), fused, standardized);
+        ASSERT_FALSE(result.divergence.has_value()) << what << ": " << result.divergence->reason;
+        ASSERT_EQ(result.steps.size(), 3u) << what;
+        for (const StepMetrics& step : result.steps) EXPECT_TRUE(std::isfinite(step.loss)) << what;
+        EXPECT_TRUE(std::isfinite(result.metrics.test_loss)) << what;
+      }
+    }
   }
 }
 

@@ -11,9 +11,20 @@
 
 namespace normtrain {
 
-// The normalization layer placed after every ReLU of the network: batch, layer (one group),
-// group, instance (one group per channel) or none at all.
-enum class NormKind { kBatch, kLayer, kGroup, kInstance, kNone };
+// The normalization layer of every conv block: batch, layer (one group), group, instance (one
+// group per channel) or none at all, all after the block's ReLU; batch renormalization (after
+// the ReLU), filter response normalization (whose TLU takes the ReLU's place) or RMS
+// normalization (after the ReLU).
+enum class NormKind {
+  kBatch,
+  kLayer,
+  kGroup,
+  kInstance,
+  kNone,
+  kBatchRenorm,
+  kFilterResponse,
+  kRms
+};
 
 // What a fresh run does when its --out folder already holds a run: refuse (the default, so
 // that no run is ever silently replaced), remove it first (--overwrite), or carry on with it
@@ -21,9 +32,26 @@ enum class NormKind { kBatch, kLayer, kGroup, kInstance, kNone };
 // otherwise).
 enum class ExistingRunPolicy { kRefuse, kOverwrite, kContinue };
 
-// Flag spelling of a norm ("bn", "ln", "gn", "in", "none") and back.
+// Flag spelling of a norm ("bn", "ln", "gn", "in", "none", "brn", "frn", "rms") and back.
 std::string to_flag(NormKind norm);
 std::optional<NormKind> norm_from_flag(const std::string& flag);
+
+// Whether the fused ReLU + norm CPU kernels implement `norm` (bn, ln, gn, in, none). The others
+// always run LibTorch's operators: --kernels defaults to stock for them and refuses fused.
+bool has_fused_kernels(NormKind norm);
+
+// Batch renormalization's corrections r = clip(sigma_B / sigma, 1 / r_max, r_max) and
+// d = clip((mu_B - mu) / sigma, -d_max, d_max), their limits raised linearly from 1 and 0 over
+// the first `warmup` training steps (batch normalization at step 0).
+struct BatchRenormSpec {
+  double r_max = 3.0;
+  double d_max = 5.0;
+  // About one epoch of the default recipe (469 steps of batch 128): the moving averages that r
+  // and d divide by settle within a few dozen steps at momentum 0.1, but follow weights that
+  // change fastest in the first epoch. The paper held r_max = 1, d_max = 0 for 5k of its much
+  // longer runs' steps, then relaxed them over 20k-35k more.
+  std::int64_t warmup = 500;
+};
 
 // What a run computes: its identity. Two runs with the same spec produce the same numbers
 // wherever and however they run; the spec is saved in the checkpoint and run.json, fixed on
@@ -37,6 +65,11 @@ struct RunSpec {
   NormKind norm = NormKind::kBatch;
   // GroupNorm groups; only meaningful for kGroup. Must divide every block's channel count.
   int groups = 8;
+  // Batch renormalization's limits; only meaningful for kBatchRenorm.
+  BatchRenormSpec batch_renorm;
+  // Every 3x3 convolution standardizes its weight per output channel (mean 0, variance 1 over
+  // its fan-in) before convolving; with any norm.
+  bool weight_standardization = false;
   // Weight of the L1 penalty lambda * sum(|p|) over all parameters; 0 disables it.
   double l1 = 0.0;
   // Passes over the training set.
@@ -51,7 +84,9 @@ struct RunSpec {
   // Dropout probability after every normalization layer.
   double dropout = 0.0;
   // Fused ReLU + norm CPU kernels over channels-last activations (fast), or LibTorch's own
-  // operators in the default layout (the reference they are checked against).
+  // operators in the default layout (the reference they are checked against). Only for norms
+  // with fused kernels (has_fused_kernels); the command line resolves its default to stock for
+  // the others.
   bool fused_kernels = true;
   // Seeds weight initialisation, shuffling and augmentation.
   std::uint64_t seed = 1;

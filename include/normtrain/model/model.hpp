@@ -6,19 +6,30 @@
 
 namespace normtrain {
 
-// The architecture's knobs that a run may change.
+// The architecture's knobs that a run may change. The constructor takes the first four, so that
+// ModelOptions{norm, groups, dropout, fused} leaves the others at their defaults.
 struct ModelOptions {
+  ModelOptions(NormKind norm_ = NormKind::kBatch, int groups_ = 8, double dropout_ = 0.0,
+               bool fused_ = true)
+      : norm(norm_), groups(groups_), dropout(dropout_), fused(fused_) {}
+
   NormKind norm = NormKind::kBatch;
   int groups = 8;
   double dropout = 0.0;
-  // Fused ReLU + norm modules and channels-last activations (see fused_relu_norm.hpp).
+  // Fused ReLU + norm modules and channels-last activations (see fused_relu_norm.hpp); only for
+  // norms with fused kernels (has_fused_kernels).
   bool fused = true;
+  // Batch renormalization's limits and warm-up, for NormKind::kBatchRenorm.
+  BatchRenormSpec batch_renorm;
+  // StdConv2d (weight standardization) for every 3x3 convolution.
+  bool weight_standardization = false;
 };
 
 ModelOptions model_options(const TrainConfig& config);
 
-// The 9,752-parameter MNIST network. Each block is conv 3x3 (no bias) -> ReLU -> norm ->
-// dropout:
+// The 9,752-parameter MNIST network (with bn, ln, gn, in or brn). Each block is conv 3x3 (no
+// bias) -> ReLU -> norm -> dropout, or conv 3x3 -> FRN + TLU -> dropout with frn, whose TLU is
+// the block's activation; every 3x3 conv is a StdConv2d with weight standardization:
 //   block(1, 8) -> block(8, 24) -> conv1x1(24, 18) -> ReLU -> maxpool 2
 //   -> block(18, 16) -> block(16, 16) -> block(16, 16) -> avgpool 6 -> conv1x1(16, 10)
 //   -> flatten -> log_softmax
@@ -32,6 +43,9 @@ class NormNetImpl : public torch::nn::Module {
 
   // A handle to the layers in order (shares them; it is not a copy of the network).
   torch::nn::Sequential layers() const { return layers_; }
+
+  // Whether the fused CPU kernels and channels-last activations are in use.
+  bool fused() const { return channels_last_; }
 
  private:
   torch::nn::Sequential layers_;

@@ -11,6 +11,7 @@
 
 #include "normtrain/commands/sweep/grid.hpp"
 #include "normtrain/commands/sweep/local_runner.hpp"
+#include "normtrain/commands/sweep/lr_scaling.hpp"
 #include "normtrain/commands/sweep/run_naming.hpp"
 #include "normtrain/commands/sweep/slurm_plan.hpp"
 #include "normtrain/commands/sweep/slurm_submission.hpp"
@@ -233,6 +234,10 @@ void validate(const SweepRequest& request) {
   for (const std::string& arg : request.sbatch_args) {
     if (arg.find('\n') != std::string::npos) throw UsageError("--sbatch-arg must be one line");
   }
+  if (request.lr_scaling.reference_batch < 1) {
+    throw UsageError(fmt::format("--lr-reference-batch must be a positive whole number, got {}",
+                                 request.lr_scaling.reference_batch));
+  }
   if (request.slurm) {
     const std::string out = std::filesystem::absolute(request.out).string();
     if (out.find_first_of("\"\n") != std::string::npos) {
@@ -244,7 +249,8 @@ void validate(const SweepRequest& request) {
       throw UsageError("--plan and --task-index go together (sweep.sbatch gives both)");
     }
     if (request.grid_given || !request.grid.empty() || request.slurm || request.dry_run ||
-        request.jobs || request.threads_per_job || request.default_names) {
+        request.jobs || request.threads_per_job || request.default_names ||
+        request.lr_scaling.kind != LrScalingKind::kNone) {
       throw UsageError(
           "--plan and --task-index run one task of a submitted sweep; they take no grid and no "
           "other option");
@@ -264,8 +270,10 @@ int run_sweep(const SweepRequest& request, std::ostream& out) {
   if (!request.plan.empty()) {
     return run_array_task(request.plan, *request.task_index, program, out);
   }
+  std::vector<GridPoint> points = expand_grids(parse_grids(request.grid));
+  scale_learning_rates(points, request.lr_scaling);
   std::vector<SweepRun> runs = name_runs(
-      expand_grids(parse_grids(request.grid)), sweep_folder(request),
+      std::move(points), sweep_folder(request),
       request.default_names ? FolderNames::kNormtrainDefault : FolderNames::kVaryingFlags);
   plan_sweep(runs);
   const auto refused = static_cast<std::size_t>(

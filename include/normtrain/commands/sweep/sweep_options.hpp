@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -27,6 +29,7 @@ inline CLI::App* add_sweep_subcommand(CLI::App& app, SweepRequest& request) {
       "plus the flags that vary (gn-8_seed-2). Exit status: 0 all complete, 1 a run failed,\n"
       "2 refused, 3 a run diverged, 130 stopped. For example:\n"
       "  normtrain sweep --jobs 2 -- --norm bn,ln,gn --groups 8 --seed 1,2,3\n"
+      "  normtrain sweep --lr-scaling linear -- --norm bn,gn --batch-size 2,8,32,128\n"
       "  normtrain sweep --slurm --partition cpu --out runs/s -- --norm ln,gn --seed 1,2,3");
   sweep->add_option("--out", request.out, "Parent folder of the run folders")
       ->capture_default_str();
@@ -36,6 +39,21 @@ inline CLI::App* add_sweep_subcommand(CLI::App& app, SweepRequest& request) {
   sweep->add_option("--threads-per-job", request.threads_per_job,
                     "--threads of each run and Slurm's --cpus-per-task [default: cores / jobs; "
                     "Slurm: 4, at most a node's CPUs]");
+  sweep
+      ->add_option("--lr-scaling", request.lr_scaling.kind,
+                   "none: each run's --lr as given; linear: the grid's --lr (--max-lr with "
+                   "--scheduler onecycle) is for --lr-reference-batch, and a run of batch B gets "
+                   "it times B / that batch")
+      ->transform(
+          CLI::Transformer(std::vector<std::pair<std::string, LrScalingKind>>{
+                               {"none", LrScalingKind::kNone}, {"linear", LrScalingKind::kLinear}})
+              .description(""))
+      ->transform(CLI::IsMember({"none", "linear"}))
+      ->default_str("none");
+  sweep
+      ->add_option("--lr-reference-batch", request.lr_scaling.reference_batch,
+                   "With --lr-scaling linear: the batch size the grid's rates are for")
+      ->capture_default_str();
   sweep->add_flag("--default-names", request.default_names,
                   "Name folders as normtrain does without --out (gn-8-seed-2), not by the "
                   "varying flags (gn-8_seed-2)");
@@ -70,6 +88,10 @@ inline CLI::App* add_sweep_subcommand(CLI::App& app, SweepRequest& request) {
 // Completes a request after parsing: whether the `--` was given, and a usage Error for words
 // that are not sweep options.
 inline SweepRequest finish_sweep_request(const CLI::App& sweep, SweepRequest request) {
+  if (sweep.count("--lr-reference-batch") > 0 &&
+      request.lr_scaling.kind != LrScalingKind::kLinear) {
+    throw UsageError("--lr-reference-batch applies only to --lr-scaling linear");
+  }
   for (const std::string& word : sweep.remaining()) {
     if (word == "--") {
       request.grid_given = true;

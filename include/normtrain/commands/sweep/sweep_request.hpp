@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "normtrain/commands/sweep/lr_scaling.hpp"
+
 namespace normtrain {
 
 // `normtrain sweep`: a grid of training runs, each in its own folder under `out`, run here N at
@@ -22,6 +24,9 @@ struct SweepRequest {
   // --threads of each run (unless the grid sets it) and Slurm's --cpus-per-task. Default: the
   // cores divided by --jobs here, at least 1; 4 on Slurm, or fewer when the nodes have fewer.
   std::optional<int> threads_per_job;
+  // Each run's learning rate tied to its batch size (--lr-scaling linear: the grid's rates are
+  // for --lr-reference-batch), or as the grid gives it.
+  LrScaling lr_scaling;
   // Folder names as normtrain gives a run without --out (gn-8, gn-8-seed-2) instead of the
   // variant plus the flags that vary (gn-8_seed-2).
   bool default_names = false;

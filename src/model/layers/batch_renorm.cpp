@@ -1,0 +1,161 @@
+#include "normtrain/model/layers/batch_renorm.hpp"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace normtrain {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// [C] -> [1, C, 1, 1], to broadcast over an [N, C, H, W] input.
+torch::Tensor per_channel(const torch::Tensor& t) {
+  return t.view({1, -1, 1, 1});
+}
+
+void check_arguments(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     const torch::Tensor& running_mean, const torch::Tensor& running_var) {
+  TORCH_CHECK(x.defined(), "batch_renorm2d: the input is an undefined tensor");
+  TORCH_CHECK(x.dim() == 4, "batch_renorm2d: the input must have shape [N, C, H, W], got shape ",
+              x.sizes());
+  const std::int64_t channels = x.size(1);
+  for (const auto& [name, t] : {std::pair<const char*, const torch::Tensor*>{"weight", &weight},
+                                {"bias", &bias},
+                                {"running_mean", &running_mean},
+                                {"running_var", &running_var}}) {
+    TORCH_CHECK(t->defined() && t->dim() == 1 && t->size(0) == channels, "batch_renorm2d: ", name,
+                " must be a vector of one value per channel of the input (", channels, ")");
+    TORCH_CHECK(t->device() == x.device(), "batch_renorm2d: ", name, " is on ", t->device(),
+                " but the input is on ", x.device());
+  }
+}
+
+// Batch renormalization in training, with its backward written out: with r and d constants it
+// is batch normalization with weight * r for weight and bias + weight * d for bias, so the
+// backward is LibTorch's batch-norm backward (one kernel) with that weight. Autograd through the
+// formula's dozen operators took four times as long.
+class BatchRenormFunction : public torch::autograd::Function<BatchRenormFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias,
+                               const torch::Tensor& running_mean, const torch::Tensor& running_var,
+                               double r_max, double d_max, double momentum, double eps) {
+    const std::int64_t count = x.size(0) * x.size(2) * x.size(3);
+    const std::vector<std::int64_t> dims = {0, 2, 3};
+    const auto [batch_var, batch_mean] = torch::var_mean(x, dims, /*unbiased=*/false);
+    const torch::Tensor invstd = (batch_var + eps).rsqrt();
+    const torch::Tensor sigma = (running_var + eps).sqrt();
+    const torch::Tensor r = (invstd.reciprocal() / sigma).clamp(1.0 / r_max, r_max);
+    const torch::Tensor d = ((batch_mean - running_mean) / sigma).clamp(-d_max, d_max);
+    // BatchNorm2d's update of its running statistics, after r and d have used them.
+    running_mean.mul_(1.0 - momentum).add_(batch_mean, momentum);
+    running_var.mul_(1.0 - momentum)
+        .add_(batch_var, momentum * static_cast<double>(count) / static_cast<double>(count - 1));
+    const torch::Tensor renorm_weight = weight * r;
+    // weight * ((x - mu_B) * r / sigma_B + d) + bias, in two passes over the activations.
+    const torch::Tensor y =
+        torch::addcmul(per_channel(bias + weight * d), x - per_channel(batch_mean),
+                       per_channel(renorm_weight * invstd));
+    ctx->save_for_backward({x, renorm_weight, batch_mean, invstd, r, d});
+    ctx->saved_data["eps"] = eps;
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor& x = saved[0];
+    const torch::Tensor& r = saved[4];
+    const torch::Tensor& d = saved[5];
+    const auto [dx, dweight_renorm, dbias] = at::native_batch_norm_backward(
+        grad_outputs[0].contiguous(x.suggest_memory_format()), x, saved[1],
+        /*running_mean=*/{}, /*running_var=*/{}, /*save_mean=*/saved[2],
+        /*save_invstd=*/saved[3], /*train=*/true, ctx->saved_data["eps"].toDouble(),
+        {true, true, true});
+    // d(weight * r) / d(weight) = r, and the bias + weight * d part adds d * dbias.
+    const torch::Tensor dweight = dweight_renorm * r + dbias * d;
+    return {dx,
+            dweight,
+            dbias,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor batch_renorm2d(const torch::Tensor& x, const torch::Tensor& weight,
+                             const torch::Tensor& bias, const torch::Tensor& running_mean,
+                             const torch::Tensor& running_var, bool training, double r_max,
+                             double d_max, double momentum, double eps) {
+  check_arguments(x, weight, bias, running_mean, running_var);
+  TORCH_CHECK(r_max >= 1.0 && d_max >= 0.0,
+              "batch_renorm2d: r_max must be >= 1 and d_max >= 0, got ", r_max, " and ", d_max);
+  if (!training) {
+    // mu and sigma: BatchNorm2d in evaluation, exactly.
+    return torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false,
+                             momentum, eps, /*cudnn_enabled=*/true);
+  }
+  const std::int64_t count = x.size(0) * x.size(2) * x.size(3);
+  TORCH_CHECK(count > 1, "Expected more than 1 value per channel when training, got input size ",
+              x.sizes());
+  return BatchRenormFunction::apply(x, weight, bias, running_mean, running_var, r_max, d_max,
+                                    momentum, eps);
+}
+
+BatchRenorm2dImpl::BatchRenorm2dImpl(const BatchRenorm2dOptions& options_) : options(options_) {
+  reset();
+}
+
+void BatchRenorm2dImpl::reset() {
+  const std::int64_t channels = options.num_features();
+  weight = register_parameter("weight", torch::ones({channels}));
+  bias = register_parameter("bias", torch::zeros({channels}));
+  running_mean = register_buffer("running_mean", torch::zeros({channels}));
+  running_var = register_buffer("running_var", torch::ones({channels}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+  warmed_up_ = false;
+}
+
+void BatchRenorm2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "BatchRenorm2d(" << options.num_features() << ", eps=" << options.eps()
+         << ", momentum=" << options.momentum() << ", r_max=" << options.r_max()
+         << ", d_max=" << options.d_max() << ", warmup=" << options.warmup() << ")";
+}
+
+void BatchRenorm2dImpl::load(torch::serialize::InputArchive& archive) {
+  torch::nn::Module::load(archive);
+  warmed_up_ = false;
+}
+
+std::pair<double, double> BatchRenorm2dImpl::limits_after(std::int64_t steps) const {
+  const double progress =
+      options.warmup() <= 0 ? 1.0
+                            : std::min(1.0, static_cast<double>(std::max<std::int64_t>(steps, 0)) /
+                                                static_cast<double>(options.warmup()));
+  return {1.0 + (options.r_max() - 1.0) * progress, options.d_max() * progress};
+}
+
+torch::Tensor BatchRenorm2dImpl::forward(const torch::Tensor& x) {
+  double r_max = options.r_max();
+  double d_max = options.d_max();
+  if (is_training()) {
+    if (!warmed_up_) {
+      const std::int64_t steps = num_batches_tracked.item<std::int64_t>();
+      std::tie(r_max, d_max) = limits_after(steps);
+      warmed_up_ = steps >= options.warmup();
+    }
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  return batch_renorm2d(x, weight, bias, running_mean, running_var, is_training(), r_max, d_max,
+                        options.momentum(), options.eps());
+}
+
+}  // namespace normtrain
