@@ -1,7 +1,8 @@
 // Where does a training step's time go? Times the phases of one SGD step of batch 128 (data,
 // forward, backward, optimizer) and each layer's forward pass, as medians over many steps.
 // Usage: normtrain_profile [--norm bn|ln|gn] [--groups N] [--l1 X] [--kernels fused|stock]
-//                          [--threads N] [--steps N] [--trace FILE.json]
+//                          [--threads N] [--steps N] [--trace FILE.json] [--eval-batch N]
+// --eval-batch N instead times evaluate() (the test pass) on 10,000 images in batches of N.
 // --trace also records every operator of the timed steps with LibTorch's autograd profiler, as a
 // Chrome trace (chrome://tracing); bench/trace_summary.py totals it per operator.
 #include <algorithm>
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", config.threads);
   app.add_option("--steps", steps);
   app.add_option("--trace", trace_path, "Chrome trace of the timed steps' operators");
+  std::int64_t eval_batch = 0;
+  app.add_option("--eval-batch", eval_batch, "Time the test pass on 10,000 images instead")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   config.norm = *normtrain::norm_from_flag(norm);
   config.fused_kernels = kernels == "fused";
@@ -60,6 +64,21 @@ int main(int argc, char** argv) {
   normtrain::TensorDataset data{torch::randint(0, 256, {60000, 28, 28}, torch::kUInt8),
                                 torch::randint(0, 10, {60000}, torch::kInt64)};
   normtrain::NormNet model(normtrain::model_options(config));
+  if (eval_batch > 0) {
+    const normtrain::TensorDataset test{data.images.slice(0, 0, 10000),
+                                        data.labels.slice(0, 0, 10000)};
+    std::vector<double> passes;
+    for (int pass = 0; pass < std::max(steps / 10, 1) + 1; ++pass) {
+      const auto t = Clock::now();
+      normtrain::evaluate(model, test, eval_batch);
+      if (pass > 0) passes.push_back(ms_since(t));  // the first warms up
+    }
+    fmt::print(
+        "{} {} kernels, {} threads, test pass of 10,000 images in batches of {}: {:.1f} ms "
+        "(median of {})\n",
+        norm, kernels, torch::get_num_threads(), eval_batch, median(passes), passes.size());
+    return 0;
+  }
   std::vector<torch::Tensor> params = model->parameters();
   torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
   const normtrain::EpochBatches batches(data, 128, 1, 1);

@@ -11,6 +11,7 @@
 #include "normtrain/model/trained_model.hpp"
 #include "normtrain/train/device.hpp"
 #include "normtrain/train/torch_errors.hpp"
+#include "normtrain/train/trainer.hpp"
 
 namespace normtrain {
 
@@ -28,11 +29,15 @@ void run_predict(const PredictRequest& request, std::ostream& out) {
                                         {kImageSide, kImageSide}, torch::kUInt8)
                            .clone());
     }
-    const torch::Tensor batch =
-        normalize(to_unit_range(torch::stack(pixels).to(device)), dataset.mean, dataset.std);
-    torch::NoGradGuard no_grad;
-    const torch::Tensor probabilities =
-        trained.model->forward(batch).exp().to(torch::kCPU, torch::kFloat64).contiguous();
+    // The images as a data set without labels, sent through the network as the test pass does.
+    const torch::Tensor stacked = torch::stack(pixels).to(device);
+    const TensorDataset images{
+        stacked, torch::zeros({stacked.size(0)}, stacked.options().dtype(torch::kInt64)),
+        dataset.mean, dataset.std};
+    const torch::Tensor probabilities = log_probabilities(trained.model, images)
+                                            .exp()
+                                            .to(torch::kCPU, torch::kFloat64)
+                                            .contiguous();
     const auto p = probabilities.accessor<double, 2>();
 
     nlohmann::json results = nlohmann::json::array();

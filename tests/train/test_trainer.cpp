@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "normtrain/data/batches.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -111,6 +112,12 @@ INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
                                            NormKind::kRms),
                          [](const auto& param_info) { return to_flag(param_info.param); });
 
+// The committed subset as device tensors, cut to the first `limit` training images.
+TensorDataset tiny_split(Split split, std::int64_t limit = 0) {
+  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
+                           dataset_info(DatasetKind::kMnist));
+}
+
 TEST(Evaluate, CountsMatchPredictions) {
   const TensorDataset test =
       to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
@@ -125,10 +132,77 @@ TEST(Evaluate, CountsMatchPredictions) {
   EXPECT_TRUE((result.confidences <= 1).all().item<bool>());
 }
 
-// The committed subset as device tensors, cut to the first `limit` training images.
-TensorDataset tiny_split(Split split, std::int64_t limit = 0) {
-  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
-                           dataset_info(DatasetKind::kMnist));
+// The test loss is the mean of per-example losses added in example order, so the evaluation
+// batch size changes nothing: loss, accuracy, predictions and confidences are identical, for
+// every norm, fused or stock, and for BatchNorm with running statistics that are not the
+// initial ones.
+class EvaluateBatchSize : public ::testing::TestWithParam<std::tuple<NormKind, bool>> {};
+
+TEST_P(EvaluateBatchSize, DoesNotChangeAnyResult) {
+  torch::set_num_threads(2);
+  const auto [norm, fused] = GetParam();
+  const TensorDataset test = tiny_split(Split::kTest, 200);
+  torch::manual_seed(3);
+  NormNet model(ModelOptions{norm, 8, 0.0, fused});
+  {
+    // A few training-mode passes move BatchNorm's running statistics off 0 and 1.
+    torch::NoGradGuard no_grad;
+    model->train();
+    const TensorDataset train = tiny_split(Split::kTrain, 384);
+    for (std::int64_t start = 0; start < train.size(); start += 128) {
+      model->forward(plain_batch(train, start, 128).inputs);
+    }
+  }
+  const EvalResult reference = evaluate(model, test, 200);
+  EXPECT_GT(reference.loss, 0.0);
+  // 199 leaves a last batch of one image, which evaluate sends with the one before it.
+  for (const std::int64_t batch_size : {2, 3, 64, 199}) {
+    const EvalResult result = evaluate(model, test, batch_size);
+    EXPECT_EQ(result.loss, reference.loss) << "batch size " << batch_size;
+    EXPECT_EQ(result.correct, reference.correct) << "batch size " << batch_size;
+    EXPECT_EQ(result.accuracy, reference.accuracy) << "batch size " << batch_size;
+    EXPECT_TRUE(torch::equal(result.predictions, reference.predictions))
+        << "batch size " << batch_size;
+    EXPECT_TRUE(torch::equal(result.confidences, reference.confidences))
+        << "batch size " << batch_size;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryNormFusedAndStock, EvaluateBatchSize,
+                         ::testing::Combine(::testing::Values(NormKind::kBatch, NormKind::kLayer,
+                                                              NormKind::kGroup),
+                                            ::testing::Bool()),
+                         [](const auto& param_info) {
+                           return to_flag(std::get<0>(param_info.param)) +
+                                  (std::get<1>(param_info.param) ? "_fused" : "_stock");
+                         });
+
+// The loss is the mean per-example NLL of the model's log-probabilities, computed in double.
+TEST(Evaluate, LossIsTheMeanPerExampleNll) {
+  const TensorDataset test = tiny_split(Split::kTest, 0);
+  torch::manual_seed(1);
+  NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0});
+  const EvalResult result = evaluate(model, test, 64);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor log_probs = model->forward(plain_batch(test, 0, test.size()).inputs);
+  const double expected =
+      torch::nll_loss(log_probs.to(torch::kFloat64), test.labels).item<double>();
+  EXPECT_NEAR(result.loss, expected, 1e-12 * expected);
+}
+
+TEST(Evaluate, RefusesABatchSizeBelowTwo) {
+  const TensorDataset test = tiny_split(Split::kTest, 0);
+  NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0});
+  EXPECT_THROW(evaluate(model, test, 1), c10::Error);
+}
+
+TEST(Evaluate, TakesADataSetOfOneImage) {
+  const TensorDataset test = tiny_split(Split::kTest, 1);
+  NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0});
+  const EvalResult result = evaluate(model, test);
+  EXPECT_EQ(result.predictions.size(0), 1);
+  EXPECT_TRUE(std::isfinite(result.loss));
 }
 
 TEST(Divergence, AHugeLearningRateStopsTheEpochAtTheFirstNonFiniteStep) {
