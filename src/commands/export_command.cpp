@@ -78,6 +78,19 @@ void write_export(const std::filesystem::path& path, const std::string& bytes) {
   }
 }
 
+// The norms scripts/to_pytorch.py and the TorchScript writer rebuild; the newer ones (brn, frn,
+// rms) and weight standardization are not there yet.
+void check_exportable(const TrainConfig& config, const std::string& checkpoint) {
+  const bool known_norm = config.norm == NormKind::kBatch || config.norm == NormKind::kLayer ||
+                          config.norm == NormKind::kGroup || config.norm == NormKind::kInstance ||
+                          config.norm == NormKind::kNone;
+  if (known_norm && !config.weight_standardization) return;
+  throw UsageError(fmt::format(
+      "--checkpoint {}: a {} run cannot be exported yet; export supports --norm bn, ln, gn, in and "
+      "none without --weight-standardization",
+      checkpoint, variant_label(config)));
+}
+
 }  // namespace
 
 std::map<std::string, std::string> export_metadata(const TrainConfig& config, int epochs) {
@@ -104,6 +117,7 @@ void run_export(const ExportRequest& request, std::ostream& out) {
   if (request.out.empty()) throw UsageError("--out needs a file name");
   with_torch_errors([&] {
     TrainedModel trained = load_trained_model(request.checkpoint, "--checkpoint", torch::kCPU);
+    check_exportable(trained.config, request.checkpoint);
     const std::map<std::string, std::string> metadata =
         export_metadata(trained.config, trained.epochs);
     const std::string bytes = request.format == ExportFormat::kSafetensors

@@ -78,6 +78,9 @@ int norm_groups(const ModelOptions& options, int channels) {
       return channels;
     case NormKind::kBatch:
     case NormKind::kNone:
+    case NormKind::kBatchRenorm:
+    case NormKind::kFilterResponse:
+    case NormKind::kRms:
       break;
   }
   throw std::logic_error("this norm has no groups");
@@ -103,8 +106,12 @@ std::string block_source(const ModelOptions& options, int block, int channels) {
                  norm_groups(options, channels), self, self);
     case NormKind::kNone:
       return source;
+    case NormKind::kBatchRenorm:  // refused by exportable() before this is reached
+    case NormKind::kFilterResponse:
+    case NormKind::kRms:
+      break;
   }
-  throw std::logic_error("unknown norm kind");
+  throw std::logic_error("this norm cannot be exported");
 }
 
 }  // namespace

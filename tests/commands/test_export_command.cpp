@@ -1,5 +1,6 @@
 #include "normtrain/commands/export_command.hpp"
 
+#include <filesystem>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -143,6 +144,27 @@ TEST_F(SavedRun, ErrorsNameTheFileAndSayWhatToDo) {
     EXPECT_EQ(error.kind(), ErrorKind::kUsage);
   }
   EXPECT_TRUE(out.str().empty());
+}
+
+TEST(Export, RefusesTheNormsThePyTorchModelDoesNotRebuildYet) {
+  testing::TempDir dir;
+  TrainConfig config;
+  config.norm = NormKind::kFilterResponse;
+  NormNet model(model_options(config));
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01));
+  save_checkpoint(dir.path() / kCheckpointFileName, model, optimizer, config, 1, torch::kCPU);
+  ExportRequest request;
+  request.checkpoint = dir.path().string();
+  request.out = (dir.path() / "m.safetensors").string();
+  std::ostringstream out;
+  try {
+    run_export(request, out);
+    ADD_FAILURE() << "an FRN run was exported";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kUsage);
+    testing::expect_mentions(error.what(), "cannot be exported yet");
+  }
+  EXPECT_FALSE(std::filesystem::exists(request.out));
 }
 
 }  // namespace
