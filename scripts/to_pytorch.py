@@ -170,6 +170,8 @@ def read_safetensors(path):
         raise ExportError(f"{path} is not a safetensors file (its header is not an object)")
     data = memoryview(content)[8 + header_length:]
     metadata = header.pop("__metadata__", {}) or {}
+    if not isinstance(metadata, dict):
+        raise ExportError(f"{path} is not a safetensors file (its __metadata__ is not an object)")
     tensors = {}
     for name, info in header.items():
         try:

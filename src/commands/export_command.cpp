@@ -64,11 +64,13 @@ std::string torchscript_file(NormNet& model, const TrainConfig& config,
 }
 
 // The file is replaced atomically; its folder is created when missing.
-void write_export(const std::filesystem::path& path, const std::string& bytes) {
+void write_export(const std::filesystem::path& path, ExportFormat format,
+                  const std::string& bytes) {
   std::error_code ignored;
   if (std::filesystem::is_directory(path, ignored)) {
+    const char* example = format == ExportFormat::kSafetensors ? "model.safetensors" : "model.pt";
     throw RuntimeError(fmt::format("--out {} is a folder; give a file name, such as {}",
-                                   path.string(), (path / "model.safetensors").string()));
+                                   path.string(), (path / example).string()));
   }
   if (path.has_parent_path()) ensure_writable_dir(path.parent_path(), "--out");
   try {
@@ -123,7 +125,7 @@ void run_export(const ExportRequest& request, std::ostream& out) {
     const std::string bytes = request.format == ExportFormat::kSafetensors
                                   ? safetensors_file(trained.model, metadata)
                                   : torchscript_file(trained.model, trained.config, metadata);
-    write_export(request.out, bytes);
+    write_export(request.out, request.format, bytes);
     out << fmt::format("wrote {} ({}): {} after {} epoch{}\n", request.out, to_flag(request.format),
                        variant_label(trained.config), trained.epochs,
                        trained.epochs == 1 ? "" : "s");
