@@ -1,7 +1,9 @@
-// Where does a training step's time go? Times the phases of one SGD step of batch 128 (data,
-// forward, backward, optimizer) and each layer's forward pass, as medians over many steps.
-// Usage: normtrain_profile [--norm bn|ln|gn] [--groups N] [--l1 X] [--kernels fused|stock]
-//                          [--threads N] [--steps N] [--trace FILE.json] [--eval-batch N]
+// Where does a training step's time go? Times the phases of one SGD step (data, forward,
+// backward, optimizer) and each layer's forward pass, as medians over many steps.
+// Usage: normtrain_profile [--norm bn|ln|gn|in|none|brn|frn|rms] [--groups N] [--l1 X]
+//                          [--weight-standardization] [--kernels fused|stock]
+//                          [--batch-size N] [--threads N] [--steps N] [--trace FILE.json]
+//                          [--eval-batch N]
 // --eval-batch N instead times evaluate() (the test pass) on 10,000 images in batches of N.
 // --trace also records every operator of the timed steps with LibTorch's autograd profiler, as a
 // Chrome trace (chrome://tracing); bench/trace_summary.py totals it per operator.
@@ -44,8 +46,12 @@ int main(int argc, char** argv) {
   int steps = 60;
   std::string trace_path;
   CLI::App app{"Time the phases of a normtrain training step"};
-  app.add_option("--norm", norm)->check(CLI::IsMember({"bn", "ln", "gn"}));
+  app.add_option("--norm", norm)
+      ->check(CLI::IsMember({"bn", "ln", "gn", "in", "none", "brn", "frn", "rms"}));
   app.add_option("--groups", config.groups);
+  app.add_flag("--weight-standardization", config.weight_standardization);
+  int batch_size = 128;
+  app.add_option("--batch-size", batch_size)->check(CLI::PositiveNumber);
   app.add_option("--l1", config.l1);
   app.add_option("--kernels", kernels)->check(CLI::IsMember({"fused", "stock"}));
   app.add_option("--threads", config.threads);
@@ -56,7 +62,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   config.norm = *normtrain::norm_from_flag(norm);
-  config.fused_kernels = kernels == "fused";
+  config.fused_kernels = kernels == "fused" && normtrain::has_fused_kernels(config.norm);
   torch::set_num_threads(config.threads > 0 ? config.threads : 2);
 
   // Synthetic data of MNIST's size: timing does not depend on pixel values.
@@ -81,7 +87,7 @@ int main(int argc, char** argv) {
   }
   std::vector<torch::Tensor> params = model->parameters();
   torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
-  const normtrain::EpochBatches batches(data, 128, 1, 1);
+  const normtrain::EpochBatches batches(data, batch_size, 1, 1);
 
   std::map<std::string, std::vector<double>> phases;
   std::map<std::string, std::vector<double>> layers;
@@ -126,8 +132,8 @@ int main(int argc, char** argv) {
     }
   }
   trace.reset();  // writes the trace file
-  fmt::print("{} {} kernels, {} threads, median of {} steps (ms)\n", norm, kernels,
-             torch::get_num_threads(), steps);
+  fmt::print("{} {} kernels, batch {}, {} threads, median of {} steps (ms)\n", norm,
+             config.fused_kernels ? "fused" : "stock", batch_size, torch::get_num_threads(), steps);
   for (const auto& [name, values] : phases) fmt::print("  {:<28} {:7.2f}\n", name, median(values));
   fmt::print("forward per layer (ms):\n");
   for (const auto& [name, values] : layers) fmt::print("  {:<40} {:7.3f}\n", name, median(values));

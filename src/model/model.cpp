@@ -5,6 +5,7 @@
 #include "normtrain/model/kernels/max_pool_relu.hpp"
 #include "normtrain/model/layers/batch_renorm.hpp"
 #include "normtrain/model/layers/filter_response_norm.hpp"
+#include "normtrain/model/layers/pointwise_conv.hpp"
 #include "normtrain/model/layers/rms_norm.hpp"
 #include "normtrain/model/layers/std_conv.hpp"
 
@@ -110,7 +111,7 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
   add_block(layers, options, 1, channels[0]);            // 8 x 26 x 26
   add_block(layers, options, channels[0], channels[1]);  // 24 x 24 x 24
   // Transition: fewer channels, then halve the resolution.
-  layers->push_back(conv(channels[1], kTransitionChannels, 1));
+  layers->push_back(PointwiseConv2d(channels[1], kTransitionChannels));
   if (options.fused) {
     // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients;
     // fused, both take one pass. The identity keeps the later layers at their indices, which
@@ -125,7 +126,7 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
   add_block(layers, options, channels[2], channels[3]);          // 16 x 8 x 8
   add_block(layers, options, channels[3], channels[4]);          // 16 x 6 x 6
   layers->push_back(nn::AvgPool2d(6));                           // global average: 16 x 1 x 1
-  layers->push_back(conv(channels[4], 10, 1));
+  layers->push_back(PointwiseConv2d(channels[4], 10));
   layers->push_back(nn::Flatten());
   layers->push_back(nn::LogSoftmax(1));
   layers_ = register_module("layers", layers);
