@@ -1,5 +1,7 @@
 #include "normtrain/model/layers/batch_renorm.hpp"
 
+#include "normtrain/model/layers/layer_arguments.hpp"
+
 #include <algorithm>
 #include <tuple>
 #include <utility>
@@ -10,28 +12,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// [C] -> [1, C, 1, 1], to broadcast over an [N, C, H, W] input.
-torch::Tensor per_channel(const torch::Tensor& t) {
-  return t.view({1, -1, 1, 1});
-}
-
-void check_arguments(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     const torch::Tensor& running_mean, const torch::Tensor& running_var) {
-  TORCH_CHECK(x.defined(), "batch_renorm2d: the input is an undefined tensor");
-  TORCH_CHECK(x.dim() == 4, "batch_renorm2d: the input must have shape [N, C, H, W], got shape ",
-              x.sizes());
-  const std::int64_t channels = x.size(1);
-  for (const auto& [name, t] : {std::pair<const char*, const torch::Tensor*>{"weight", &weight},
-                                {"bias", &bias},
-                                {"running_mean", &running_mean},
-                                {"running_var", &running_var}}) {
-    TORCH_CHECK(t->defined() && t->dim() == 1 && t->size(0) == channels, "batch_renorm2d: ", name,
-                " must be a vector of one value per channel of the input (", channels, ")");
-    TORCH_CHECK(t->device() == x.device(), "batch_renorm2d: ", name, " is on ", t->device(),
-                " but the input is on ", x.device());
-  }
-}
 
 // Batch renormalization in training, with its backward written out: with r and d constants it
 // is batch normalization with weight * r for weight and bias + weight * d for bias, so the
@@ -94,7 +74,13 @@ torch::Tensor batch_renorm2d(const torch::Tensor& x, const torch::Tensor& weight
                              const torch::Tensor& bias, const torch::Tensor& running_mean,
                              const torch::Tensor& running_var, bool training, double r_max,
                              double d_max, double momentum, double eps) {
-  check_arguments(x, weight, bias, running_mean, running_var);
+  constexpr const char* kOp = "batch_renorm2d";
+  check_image_batch(kOp, x);
+  check_channel_vectors(kOp, x,
+                        {{"weight", &weight},
+                         {"bias", &bias},
+                         {"running_mean", &running_mean},
+                         {"running_var", &running_var}});
   TORCH_CHECK(r_max >= 1.0 && d_max >= 0.0,
               "batch_renorm2d: r_max must be >= 1 and d_max >= 0, got ", r_max, " and ", d_max);
   if (!training) {

@@ -1,5 +1,7 @@
 #include "normtrain/model/layers/filter_response_norm.hpp"
 
+#include "normtrain/model/layers/layer_arguments.hpp"
+
 #include <utility>
 
 namespace normtrain {
@@ -7,10 +9,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-torch::Tensor per_channel(const torch::Tensor& t) {
-  return t.view({1, -1, 1, 1});
-}
 
 // FRN + TLU with its backward written out. With s = 1 / sqrt(nu^2 + eps) per plane of P
 // positions and dy = dz where z > tau (else the gradient goes to tau):
@@ -62,17 +60,9 @@ class FilterResponseNormTluFunction
 torch::Tensor filter_response_norm_tlu2d(const torch::Tensor& x, const torch::Tensor& weight,
                                          const torch::Tensor& bias, const torch::Tensor& tau,
                                          double eps) {
-  TORCH_CHECK(x.defined(), "filter_response_norm_tlu2d: the input is an undefined tensor");
-  TORCH_CHECK(x.dim() == 4,
-              "filter_response_norm_tlu2d: the input must have shape [N, C, H, W], got shape ",
-              x.sizes());
-  for (const auto& [name, t] : {std::pair<const char*, const torch::Tensor*>{"weight", &weight},
-                                {"bias", &bias},
-                                {"tau", &tau}}) {
-    TORCH_CHECK(t->defined() && t->dim() == 1 && t->size(0) == x.size(1),
-                "filter_response_norm_tlu2d: ", name,
-                " must be a vector of one value per channel of the input (", x.size(1), ")");
-  }
+  constexpr const char* kOp = "filter_response_norm_tlu2d";
+  check_image_batch(kOp, x);
+  check_channel_vectors(kOp, x, {{"weight", &weight}, {"bias", &bias}, {"tau", &tau}});
   TORCH_CHECK(eps > 0.0, "filter_response_norm_tlu2d: eps must be positive, got ", eps);
   return FilterResponseNormTluFunction::apply(x, weight, bias, tau, eps);
 }

@@ -1,5 +1,7 @@
 #include "normtrain/model/layers/rms_norm.hpp"
 
+#include "normtrain/model/layers/layer_arguments.hpp"
+
 #include <vector>
 
 namespace normtrain {
@@ -20,7 +22,7 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const torch::Tensor inv_rms =
         (x.square().mean(example, /*keepdim=*/true) + eps).rsqrt();  // [N, 1, 1, 1]
     ctx->save_for_backward({x, inv_rms, weight});
-    return x * (inv_rms * weight.view({1, -1, 1, 1}));
+    return x * (inv_rms * per_channel(weight));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -33,9 +35,9 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     const std::vector<std::int64_t> all_but_channels = {0, 2, 3};
     const torch::Tensor dy_x = (dy * x).sum(spatial, /*keepdim=*/true);  // [N, C, 1, 1]
     const torch::Tensor dweight = (dy_x * inv_rms).sum(all_but_channels);
-    const torch::Tensor weighted = (dy_x * weight.view({1, -1, 1, 1})).sum(1, /*keepdim=*/true);
+    const torch::Tensor weighted = (dy_x * per_channel(weight)).sum(1, /*keepdim=*/true);
     const double values = static_cast<double>(x.size(1) * x.size(2) * x.size(3));
-    const torch::Tensor scale = inv_rms * weight.view({1, -1, 1, 1});
+    const torch::Tensor scale = inv_rms * per_channel(weight);
     const torch::Tensor dx =
         torch::addcmul(dy * scale, x, inv_rms.pow(3) * weighted, -1.0 / values);
     return {dx, dweight, torch::Tensor()};
@@ -45,12 +47,8 @@ class RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
 }  // namespace
 
 torch::Tensor rms_norm2d(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  TORCH_CHECK(x.defined(), "rms_norm2d: the input is an undefined tensor");
-  TORCH_CHECK(x.dim() == 4, "rms_norm2d: the input must have shape [N, C, H, W], got shape ",
-              x.sizes());
-  TORCH_CHECK(weight.defined() && weight.dim() == 1 && weight.size(0) == x.size(1),
-              "rms_norm2d: weight must be a vector of one value per channel of the input (",
-              x.size(1), ")");
+  check_image_batch("rms_norm2d", x);
+  check_channel_vectors("rms_norm2d", x, {{"weight", &weight}});
   TORCH_CHECK(eps > 0.0, "rms_norm2d: eps must be positive, got ", eps);
   return RmsNormFunction::apply(x, weight, eps);
 }
