@@ -20,11 +20,9 @@ nn::AnyModule make_relu_norm(const ModelOptions& options, int channels) {
     case NormKind::kBatch:
       return nn::AnyModule(ReluBatchNorm(channels));
     case NormKind::kLayer:
-      return nn::AnyModule(ReluGroupNorm(1, channels));
     case NormKind::kGroup:
-      return nn::AnyModule(ReluGroupNorm(options.groups, channels));
     case NormKind::kInstance:
-      return nn::AnyModule(ReluGroupNorm(channels, channels));
+      return nn::AnyModule(ReluGroupNorm(group_norm_groups(options, channels), channels));
     case NormKind::kNone:
       return nn::AnyModule(nn::ReLU());
     case NormKind::kBatchRenorm:
@@ -40,13 +38,10 @@ nn::AnyModule make_norm(const ModelOptions& options, int channels) {
     case NormKind::kBatch:
       return nn::AnyModule(nn::BatchNorm2d(channels));
     case NormKind::kLayer:
-      // One group: statistics over C x H x W per example, whatever the spatial size.
-      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(1, channels)));
     case NormKind::kGroup:
-      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(options.groups, channels)));
     case NormKind::kInstance:
-      // One group per channel: statistics over H x W of each channel of each example.
-      return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(channels, channels)));
+      return nn::AnyModule(
+          nn::GroupNorm(nn::GroupNormOptions(group_norm_groups(options, channels), channels)));
     case NormKind::kBatchRenorm: {
       const BatchRenormSpec& brn = options.batch_renorm;
       return nn::AnyModule(BatchRenorm2d(
@@ -90,6 +85,26 @@ void add_block(nn::Sequential& layers, const ModelOptions& options, int in_chann
 }
 
 }  // namespace
+
+int group_norm_groups(const ModelOptions& options, int channels) {
+  switch (options.norm) {
+    case NormKind::kLayer:
+      // One group: statistics over C x H x W per example, whatever the spatial size.
+      return 1;
+    case NormKind::kGroup:
+      return options.groups;
+    case NormKind::kInstance:
+      // One group per channel: statistics over H x W of each channel of each example.
+      return channels;
+    case NormKind::kBatch:
+    case NormKind::kNone:
+    case NormKind::kBatchRenorm:
+    case NormKind::kFilterResponse:
+    case NormKind::kRms:
+      break;
+  }
+  throw std::logic_error("--norm " + to_flag(options.norm) + " is not a group norm");
+}
 
 ModelOptions model_options(const TrainConfig& config) {
   ModelOptions options;

@@ -67,25 +67,6 @@ torch::jit::Module to_jit(const ModuleNode& node, const std::string& type) {
   return module;
 }
 
-// The groups of block `channels`' norm: the same choice as the model's own norm layers.
-int norm_groups(const ModelOptions& options, int channels) {
-  switch (options.norm) {
-    case NormKind::kLayer:
-      return 1;
-    case NormKind::kGroup:
-      return options.groups;
-    case NormKind::kInstance:
-      return channels;
-    case NormKind::kBatch:
-    case NormKind::kNone:
-    case NormKind::kBatchRenorm:
-    case NormKind::kFilterResponse:
-    case NormKind::kRms:
-      break;
-  }
-  throw std::logic_error("this norm has no groups");
-}
-
 // One block: conv 3x3 -> ReLU -> norm (dropout is off in evaluation).
 std::string block_source(const ModelOptions& options, int block, int channels) {
   const std::string self = fmt::format("self.block{}", block);
@@ -103,7 +84,7 @@ std::string block_source(const ModelOptions& options, int block, int channels) {
       return source +
              fmt::format(
                  "    x = torch.group_norm(x, {}, {}.norm.weight, {}.norm.bias, 1e-05, True)\n",
-                 norm_groups(options, channels), self, self);
+                 group_norm_groups(options, channels), self, self);
     case NormKind::kNone:
       return source;
     case NormKind::kBatchRenorm:  // refused by exportable() before this is reached

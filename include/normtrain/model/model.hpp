@@ -27,6 +27,10 @@ struct ModelOptions {
 
 ModelOptions model_options(const TrainConfig& config);
 
+// The groups GroupNorm splits a block of `channels` channels into: 1 for ln, --groups for gn,
+// one per channel for in. Throws std::logic_error for the norms that are not GroupNorm.
+int group_norm_groups(const ModelOptions& options, int channels);
+
 // The 9,752-parameter MNIST network (with bn, ln, gn, in or brn). Each block is conv 3x3 (no
 // bias) -> ReLU -> norm -> dropout, or conv 3x3 -> FRN + TLU -> dropout with frn, whose TLU is
 // the block's activation; every 3x3 conv is a StdConv2d with weight standardization:
