@@ -25,8 +25,8 @@ archive_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+scripts/install_deps.sh debootstrap rsync
 if [ ! -f "$root/.normtrain-root" ]; then
-  scripts/install_deps.sh debootstrap
   mirror=$(archive_mirror)
   echo "debian13: debootstrap trixie from $mirror into $root (the first time: minutes)"
   rm -rf "$root.partial"
@@ -41,12 +41,18 @@ if [ ! -f "$root/.normtrain-root" ]; then
   touch "$root/.normtrain-root"
 fi
 
-# A fresh copy of the clone's files (tracked and new, not ignored); build folders are kept so
-# that a second run compiles only what changed.
-mkdir -p "$root$workdir"
-find "$root$workdir" -mindepth 1 -maxdepth 1 ! -name 'build*' -exec rm -rf {} +
+# The clone's files (tracked and new, not ignored), copied where their content changed, with
+# the time of the copy: a build folder kept from the last run then recompiles exactly what
+# changed. (Copies with the clone's own times could be older than objects built from an
+# earlier copy, and never be compiled.)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
 git ls-files -z --cached --others --exclude-standard \
-  | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$root$workdir"
+  | tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$stage"
+mkdir -p "$root$workdir"
+rsync --recursive --links --perms --checksum --delete --exclude='/build*' "$stage/" "$root$workdir/"
+rm -rf "$stage"
+trap - EXIT
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 
 mounts=()

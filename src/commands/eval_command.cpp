@@ -9,6 +9,7 @@
 #include "normtrain/data/data_preparation.hpp"
 #include "normtrain/data/dataset.hpp"
 #include "normtrain/data/mnist.hpp"
+#include "normtrain/model/convolution_check.hpp"
 #include "normtrain/model/trained_model.hpp"
 #include "normtrain/report/evaluation_report.hpp"
 #include "normtrain/train/checkpoint.hpp"
@@ -48,6 +49,7 @@ void run_eval(const EvalRequest& request, std::ostream& out) {
     const MnistSplit test_split =
         load_mnist_split(config.data_dir, Split::kTest, config.limit_test);
     const TensorDataset test = to_tensor_dataset(test_split, device, dataset);
+    ensure_correct_convolutions(trained.model, kEvalBatchSize, ConvolutionUse::kEvaluation);
     const EvalResult result = evaluate(trained.model, test);
     write_evaluation_report(out_dir, test_split, to_test_predictions(result), request.misclassified,
                             dataset.class_names);

@@ -17,6 +17,7 @@
 #include "normtrain/data/data_preparation.hpp"
 #include "normtrain/data/dataset.hpp"
 #include "normtrain/data/mnist.hpp"
+#include "normtrain/model/convolution_check.hpp"
 #include "normtrain/model/model.hpp"
 #include "normtrain/model/model_summary.hpp"
 #include "normtrain/report/console_reporter.hpp"
@@ -110,6 +111,9 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
     // Epoch 0: lets a run interrupted in its first epoch be resumed too.
     save_checkpoint(checkpoint, model, trainer.optimizer(), config, 0, device);
   }
+
+  // Before the first step: a wrong convolution must not train silently (convolution_check.hpp).
+  ensure_correct_convolutions(model, config.batch_size, ConvolutionUse::kTraining);
 
   RunRecorder recorder(out_dir / "run.json", record);
   MetricsCsvWriter csv(out_dir,

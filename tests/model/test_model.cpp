@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include "normtrain/model/convolution_check.hpp"
 #include "normtrain/model/kernels/fused_relu_norm.hpp"
 #include "normtrain/model/layers/batch_renorm.hpp"
 #include "normtrain/model/layers/filter_response_norm.hpp"
 #include "normtrain/model/layers/rms_norm.hpp"
 #include "normtrain/model/layers/std_conv.hpp"
 #include "normtrain/model/model_summary.hpp"
+#include "onednn_setting.hpp"
 
 namespace normtrain {
 namespace {
@@ -132,6 +134,9 @@ TEST(Model, WeightStandardizationFusedAndStockComputeTheSameFunction) {
   torch::manual_seed(12);
   NormNet stock(options);
   const torch::Tensor x = torch::randn({4, 1, 28, 28});
+  // As every command does before it uses a model: LibTorch's convolutions may be wrong here.
+  const testing::OneDnnSettingRestorer restorer;
+  ensure_correct_convolutions(stock, x.size(0), ConvolutionUse::kEvaluation);
   const torch::Tensor a = fused->forward(x);
   const torch::Tensor b = stock->forward(x);
   EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-4)) << (a - b).abs().max();
@@ -214,6 +219,9 @@ TEST(Model, FusedAndStockComputeTheSameFunction) {
     torch::manual_seed(11);
     NormNet stock(ModelOptions{norm, 8, 0.0, false});
     const torch::Tensor x = torch::randn({6, 1, 28, 28});
+    // As training does before its first step: LibTorch's convolutions may be wrong here.
+    const testing::OneDnnSettingRestorer restorer;
+    ensure_correct_convolutions(stock, x.size(0), ConvolutionUse::kTraining);
     const torch::Tensor a = fused->forward(x);
     const torch::Tensor b = stock->forward(x);
     EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-4)) << to_flag(norm) << (a - b).abs().max();
