@@ -13,8 +13,9 @@ Needs the Python standard library and PyTorch only (ONNX needs the onnx package 
 
 In your own code:
 
-    from to_pytorch import load_model
+    from to_pytorch import ensure_right_convolutions, load_model
     model, metadata = load_model("gn-8.safetensors")       # a NormNet in eval mode
+    ensure_right_convolutions(metadata, "gn-8.safetensors")  # Debian 13: see the README
     images = (pixels / 255.0 - float(metadata["mean"])) / float(metadata["std"])
     log_probabilities = model(images)                     # images: float [B, 1, 28, 28]
 """
@@ -301,6 +302,66 @@ def eval_line(metadata, loss, correct, total):
             f"{metadata['dataset_title']} test images)")
 
 
+# --- Convolutions that can be trusted ------------------------------------------------------
+
+
+def convolution_faults(network, batch_size):
+    """The network's convolutions whose float32 forward pass disagrees with float64 here.
+
+    Runs `network` (a NormNet, for its layers' shapes) on a random batch, feeding each
+    convolution's input through it once more in float32 and in float64 (which PyTorch never
+    sends to oneDNN). Debian 13's PyTorch 2.6 gets some of this network's NCHW convolutions
+    wrong on x86 CPUs; normtrain checks its own convolutions the same way (README, "Debian 13
+    and oneDNN").
+    """
+    faults = []
+
+    def check(conv, inputs):
+        x = inputs[0]
+        with torch.no_grad():
+            got = F.conv2d(x, conv.weight, None, conv.stride, conv.padding, conv.dilation,
+                           conv.groups).double()
+            want = F.conv2d(x.double(), conv.weight.double(), None, conv.stride, conv.padding,
+                            conv.dilation, conv.groups)
+        error = float((got - want).abs().max()) if bool(torch.isfinite(got).all()) \
+            else float("inf")
+        if not error <= 1e-3 * float(want.abs().max()):
+            faults.append(f"{conv.in_channels}->{conv.out_channels} {conv.kernel_size[0]}x"
+                          f"{conv.kernel_size[1]} on {x.shape[2]}x{x.shape[3]}: off by up to "
+                          f"{error:.3g}")
+
+    hooks = [module.register_forward_pre_hook(check) for module in network.modules()
+             if isinstance(module, nn.Conv2d)]
+    generator = torch.Generator().manual_seed(1)
+    try:
+        with torch.no_grad():
+            network.eval()(torch.randn(batch_size, 1, 28, 28, generator=generator))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return faults
+
+
+def ensure_right_convolutions(metadata, source):
+    """Turns oneDNN off when it computes this network's convolutions wrongly and PyTorch's
+    native convolutions are right (saying so on stderr); raises ExportError when neither is."""
+    network = network_from_metadata(metadata, source)
+    faults = convolution_faults(network, EVAL_BATCH_SIZE)
+    if not faults:
+        return
+    if torch.backends.mkldnn.enabled:
+        torch.backends.mkldnn.enabled = False
+        if not convolution_faults(network, EVAL_BATCH_SIZE):
+            print(f"to_pytorch.py: PyTorch's oneDNN convolutions compute wrong results on this "
+                  f"machine ({'; '.join(faults)}); using its native convolutions instead (see "
+                  f"\"Debian 13 and oneDNN\" in normtrain's README)", file=sys.stderr)
+            return
+        torch.backends.mkldnn.enabled = True
+    raise ExportError(f"PyTorch computes this network's convolutions wrongly on this machine "
+                      f"({'; '.join(faults)}), with oneDNN and without it; use another PyTorch "
+                      f"build")
+
+
 # --- ONNX ----------------------------------------------------------------------------------
 
 
@@ -360,6 +421,7 @@ def main(argv=None):
         onnx = onnx_module() if args.onnx else None  # before the work, not after it
         torch.set_num_threads(args.threads if args.threads > 0 else (os.cpu_count() or 1))
         model, metadata = load_model(args.model)
+        ensure_right_convolutions(metadata, args.model)
         limit = args.limit_test if args.limit_test is not None else \
             int(metadata.get("limit_test", "0"))
         images, labels = read_test_split(args.data_dir, limit)

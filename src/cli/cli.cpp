@@ -192,6 +192,15 @@ void add_training_options(CLI::App& app, TrainConfig& config) {
   app.add_option("--misclassified", config.misclassified,
                  "Wrongly classified test images to show in misclassified.png")
       ->capture_default_str();
+  app.add_option("--diagnostics-every", config.diagnostics_every,
+                 "Write a row per normalized block to layers.csv at step 1 and every N steps "
+                 "after; 0 = none")
+      ->capture_default_str();
+  app.add_option("--precise-bn", config.precise_bn,
+                 "bn, brn: after each epoch also test with BatchNorm statistics recomputed "
+                 "from N training images (metrics.csv: test_loss_precise, test_acc_precise); "
+                 "0 = not")
+      ->capture_default_str();
   app.add_option("--out", config.out_dir,
                  "Output folder [default: runs/<variant>, plus -seed-N for a seed other than 1]");
   app.add_flag("--overwrite",
@@ -238,6 +247,12 @@ CLI::App* add_eval_subcommand(CLI::App& app, EvalRequest& eval, EvalOptions& opt
   command->add_option("--data-dir", options.data_dir, "Test data [default: the run's]");
   command->add_option("--limit-test", options.limit_test,
                       "Use the first N test images [default: the run's]");
+  command
+      ->add_option("--precise-bn", eval.precise_bn,
+                   "bn, brn: also test with BatchNorm statistics recomputed from the first N "
+                   "training images of the run's data; 0 = not")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   command->add_option("--out", eval.out_dir, "Where to write [default: the run's folder]");
   command->add_option("--misclassified", eval.misclassified, "Images in misclassified.png")
       ->check(CLI::Range(0, 1000))
@@ -317,6 +332,8 @@ ResumeRequest finish_resume(const CLI::App& app, const TrainConfig& config,
   request.device = given(app, "--device", config.device);
   request.data_dir = given(app, "--data-dir", config.data_dir);
   request.misclassified = given(app, "--misclassified", config.misclassified);
+  request.diagnostics_every = given(app, "--diagnostics-every", config.diagnostics_every);
+  request.precise_bn = given(app, "--precise-bn", config.precise_bn);
   request.quiet = config.quiet;
   request.download = config.download;
   request.mirror = config.mirror;

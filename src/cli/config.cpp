@@ -206,6 +206,10 @@ bool has_fused_kernels(NormKind norm) {
          norm != NormKind::kRms;
 }
 
+bool has_running_statistics(NormKind norm) {
+  return norm == NormKind::kBatch || norm == NormKind::kBatchRenorm;
+}
+
 void validate_device_and_threads(const std::string& device, int threads) {
   if (threads < 0 || threads > kMaxThreads) {
     throw UsageError(
@@ -270,6 +274,21 @@ void validate(const TrainConfig& config) {
     throw UsageError(
         fmt::format("--misclassified must be between 0 and 1000, got {}", config.misclassified));
   }
+  if (config.diagnostics_every < 0) {
+    throw UsageError(fmt::format("--diagnostics-every must be 0 (none) or more steps, got {}",
+                                 config.diagnostics_every));
+  }
+  if (config.precise_bn < 0) {
+    throw UsageError(
+        fmt::format("--precise-bn must be 0 (off) or a number of training images, "
+                    "got {}",
+                    config.precise_bn));
+  }
+  if (config.precise_bn > 0 && !has_running_statistics(config.norm)) {
+    throw UsageError(fmt::format(
+        "--precise-bn: --norm {} keeps no running statistics to recompute (only bn and brn do)",
+        to_flag(config.norm)));
+  }
   if (config.limit_train < 0 || config.limit_test < 0) {
     throw UsageError("--limit-train and --limit-test must be 0 (all) or more");
   }
@@ -309,6 +328,8 @@ TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request
   if (request.device) saved.device = *request.device;
   if (request.data_dir) saved.data_dir = *request.data_dir;
   if (request.misclassified) saved.misclassified = *request.misclassified;
+  if (request.diagnostics_every) saved.diagnostics_every = *request.diagnostics_every;
+  if (request.precise_bn) saved.precise_bn = *request.precise_bn;
   saved.quiet = request.quiet;
   saved.download = request.download;
   saved.mirror = request.mirror;

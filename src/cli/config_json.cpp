@@ -40,6 +40,8 @@ std::string config_to_json_text(const TrainConfig& c) {
       {"limit_train", c.limit_train},
       {"limit_test", c.limit_test},
       {"misclassified", c.misclassified},
+      {"diagnostics_every", c.diagnostics_every},
+      {"precise_bn", c.precise_bn},
       {"out", resolved_out_dir(c)},
   };
   return json.dump(2);
@@ -94,6 +96,8 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.limit_train = json.value("limit_train", c.limit_train);
     c.limit_test = json.value("limit_test", c.limit_test);
     c.misclassified = json.value("misclassified", c.misclassified);
+    c.diagnostics_every = json.value("diagnostics_every", c.diagnostics_every);
+    c.precise_bn = json.value("precise_bn", c.precise_bn);
     c.out_dir = json.value("out", c.out_dir);
     return c;
   } catch (const nlohmann::json::exception& error) {

@@ -1,6 +1,5 @@
 #include "normtrain/commands/predict_command.hpp"
 
-#include <algorithm>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -9,7 +8,6 @@
 #include "normtrain/common/error.hpp"
 #include "normtrain/data/dataset.hpp"
 #include "normtrain/data/image_input.hpp"
-#include "normtrain/model/convolution_check.hpp"
 #include "normtrain/model/trained_model.hpp"
 #include "normtrain/train/device.hpp"
 #include "normtrain/train/torch_errors.hpp"
@@ -36,8 +34,6 @@ void run_predict(const PredictRequest& request, std::ostream& out) {
     const TensorDataset images{
         stacked, torch::zeros({stacked.size(0)}, stacked.options().dtype(torch::kInt64)),
         dataset.mean, dataset.std};
-    ensure_correct_convolutions(trained.model, std::min(images.size(), kEvalBatchSize),
-                                ConvolutionUse::kEvaluation);
     const torch::Tensor probabilities = log_probabilities(trained.model, images)
                                             .exp()
                                             .to(torch::kCPU, torch::kFloat64)

@@ -69,19 +69,33 @@ nn::AnyModule block_conv(const ModelOptions& options, int in_channels, int out_c
   return nn::AnyModule(conv(in_channels, out_channels, 3));
 }
 
-void add_block(nn::Sequential& layers, const ModelOptions& options, int in_channels,
-               int out_channels) {
+// Appends a block's layers and returns where its norm's input and output are.
+NormSite add_block(nn::Sequential& layers, const ModelOptions& options, int in_channels,
+                   int out_channels) {
+  NormSite site;
+  site.conv = layers->size();
   layers->push_back(block_conv(options, in_channels, out_channels));
   if (options.fused) {
+    site.input_from = site.conv;
+    site.input_is_relu_of_output = true;
+    site.output_from = layers->size();
+    if (options.norm != NormKind::kNone) site.norm = layers->size();
     layers->push_back(make_relu_norm(options, out_channels));
   } else if (options.norm == NormKind::kFilterResponse) {
     // The TLU inside it is the block's activation, in place of the ReLU.
+    site.input_from = site.conv;
+    site.output_from = site.norm.emplace(layers->size());
     layers->push_back(make_norm(options, out_channels));
   } else {
+    site.input_from = site.output_from = layers->size();
     layers->push_back(nn::ReLU());
-    if (options.norm != NormKind::kNone) layers->push_back(make_norm(options, out_channels));
+    if (options.norm != NormKind::kNone) {
+      site.output_from = site.norm.emplace(layers->size());
+      layers->push_back(make_norm(options, out_channels));
+    }
   }
   layers->push_back(nn::Dropout(options.dropout));
+  return site;
 }
 
 }  // namespace
@@ -123,8 +137,8 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
               "; build it with fused = false");
   const auto& channels = kNormalizedBlockChannels;
   nn::Sequential layers;
-  add_block(layers, options, 1, channels[0]);            // 8 x 26 x 26
-  add_block(layers, options, channels[0], channels[1]);  // 24 x 24 x 24
+  norm_sites_.push_back(add_block(layers, options, 1, channels[0]));            // 8 x 26 x 26
+  norm_sites_.push_back(add_block(layers, options, channels[0], channels[1]));  // 24 x 24 x 24
   // Transition: fewer channels, then halve the resolution.
   layers->push_back(PointwiseConv2d(channels[1], kTransitionChannels));
   if (options.fused) {
@@ -137,10 +151,13 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
     layers->push_back(nn::ReLU());
     layers->push_back(nn::MaxPool2d(2));  // 18 x 12 x 12
   }
-  add_block(layers, options, kTransitionChannels, channels[2]);  // 16 x 10 x 10
-  add_block(layers, options, channels[2], channels[3]);          // 16 x 8 x 8
-  add_block(layers, options, channels[3], channels[4]);          // 16 x 6 x 6
-  layers->push_back(nn::AvgPool2d(6));                           // global average: 16 x 1 x 1
+  norm_sites_.push_back(add_block(layers, options, kTransitionChannels, channels[2]));  // 16x10x10
+  norm_sites_.push_back(add_block(layers, options, channels[2], channels[3]));  // 16 x 8 x 8
+  norm_sites_.push_back(add_block(layers, options, channels[3], channels[4]));  // 16 x 6 x 6
+  for (std::size_t i = 0; i < norm_sites_.size(); ++i) {
+    norm_sites_[i].name = "block" + std::to_string(i + 1);
+  }
+  layers->push_back(nn::AvgPool2d(6));  // global average: 16 x 1 x 1
   layers->push_back(PointwiseConv2d(channels[4], 10));
   layers->push_back(nn::Flatten());
   layers->push_back(nn::LogSoftmax(1));
@@ -148,11 +165,36 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
 }
 
 torch::Tensor NormNetImpl::forward(const torch::Tensor& images) {
+  return run_layers(images, nullptr);
+}
+
+torch::Tensor NormNetImpl::forward(const torch::Tensor& images,
+                                   std::vector<NormSiteActivations>& taps) {
+  taps.assign(norm_sites_.size(), {});
+  return run_layers(images, &taps);
+}
+
+torch::Tensor NormNetImpl::run_layers(const torch::Tensor& images,
+                                      std::vector<NormSiteActivations>* taps) {
   // A channels-last input makes every convolution produce (and the fused norms keep)
   // channels-last activations, the layout in which the CPU convolutions are fastest.
   // On other devices the fused modules fall back to the stock operators: keep their layout.
   const bool channels_last = channels_last_ && images.is_cpu();
-  return layers_->forward(channels_last ? as_channels_last(images) : images);
+  torch::Tensor x = channels_last ? as_channels_last(images) : images;
+  if (taps == nullptr) return layers_->forward(x);
+  std::size_t index = 0;
+  for (nn::AnyModule& layer : *layers_) {
+    x = layer.forward(x);
+    for (std::size_t site = 0; site < norm_sites_.size(); ++site) {
+      const NormSite& where = norm_sites_[site];
+      if (index == where.input_from) {
+        (*taps)[site].input = where.input_is_relu_of_output ? torch::relu(x.detach()) : x.detach();
+      }
+      if (index == where.output_from) (*taps)[site].output = x.detach();
+    }
+    ++index;
+  }
+  return x;
 }
 
 torch::Tensor as_channels_last(const torch::Tensor& images) {

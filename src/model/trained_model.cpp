@@ -1,6 +1,8 @@
 #include "normtrain/model/trained_model.hpp"
 
+#include "normtrain/model/convolution_check.hpp"
 #include "normtrain/train/checkpoint.hpp"
+#include "normtrain/train/trainer.hpp"
 
 namespace normtrain {
 
@@ -15,6 +17,8 @@ TrainedModel load_trained_model(const std::string& path, const std::string& flag
   trained.model->to(device);
   restore_model(trained.checkpoint, trained.model, device);
   trained.model->eval();
+  // Before it computes anything: a wrong convolution must not evaluate silently.
+  ensure_correct_convolutions(trained.model, kEvalBatchSize, ConvolutionUse::kEvaluation);
   return trained;
 }
 

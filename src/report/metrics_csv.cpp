@@ -75,6 +75,10 @@ std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
     m.train_seconds = std::atof(f[6].c_str());
     m.test_seconds = std::atof(f[7].c_str());
     m.train_nll = f.size() > 8 ? std::atof(f[8].c_str()) : m.train_loss;
+    if (f.size() > 10 && !f[9].empty() && !f[10].empty()) {
+      m.test_loss_precise = std::atof(f[9].c_str());
+      m.test_acc_precise = std::atof(f[10].c_str());
+    }
     rows.push_back(m);
   }
   return rows;
@@ -83,21 +87,47 @@ std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
 void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch) {
   truncate_csv(out_dir / "metrics.csv", 0, last_epoch);
   truncate_csv(out_dir / "steps.csv", 1, last_epoch);
+  truncate_csv(out_dir / "layers.csv", 1, last_epoch);
 }
 
 std::string format_metrics_row(const EpochMetrics& m) {
-  return fmt::format("{},{:.6f},{:.4f},{:.6f},{:.4f},{:g},{:.3f},{:.3f},{:.6f}", m.epoch,
+  const auto optional = [](const std::optional<double>& value, int decimals) {
+    return value ? fmt::format("{:.{}f}", *value, decimals) : std::string();
+  };
+  return fmt::format("{},{:.6f},{:.4f},{:.6f},{:.4f},{:g},{:.3f},{:.3f},{:.6f},{},{}", m.epoch,
                      m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.lr, m.train_seconds,
-                     m.test_seconds, m.train_nll);
+                     m.test_seconds, m.train_nll, optional(m.test_loss_precise, 6),
+                     optional(m.test_acc_precise, 4));
 }
 
 std::string format_steps_row(const StepMetrics& s) {
   return fmt::format("{},{},{},{:.6f},{:.4f}", s.step, s.epoch, s.batch, s.loss, s.train_acc);
 }
 
-MetricsCsvWriter::MetricsCsvWriter(const std::filesystem::path& out_dir, Mode mode)
+std::string format_layers_row(const LayerDiagnostics& r) {
+  const auto optional = [](const std::optional<double>& value) {
+    return value ? fmt::format("{:.6g}", *value) : std::string();
+  };
+  return fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{},{}",
+                     r.step, r.epoch, r.layer, r.name, r.in_mean, r.in_std, r.in_zero_frac,
+                     r.out_mean, r.out_std, r.weight_norm, r.grad_norm, r.update_ratio,
+                     optional(r.gamma_mean), optional(r.beta_mean));
+}
+
+MetricsCsvWriter::MetricsCsvWriter(const std::filesystem::path& out_dir, Mode mode,
+                                   bool diagnostics)
     : metrics_(open_csv(out_dir / "metrics.csv", kMetricsCsvHeader, mode)),
-      steps_(open_csv(out_dir / "steps.csv", kStepsCsvHeader, mode)) {}
+      steps_(open_csv(out_dir / "steps.csv", kStepsCsvHeader, mode)) {
+  if (diagnostics) layers_.emplace(open_csv(out_dir / "layers.csv", kLayersCsvHeader, mode));
+}
+
+void MetricsCsvWriter::on_layer_diagnostics(const std::vector<LayerDiagnostics>& rows) {
+  if (!layers_) return;
+  std::string text;
+  for (const LayerDiagnostics& row : rows) text += format_layers_row(row) + "\n";
+  layers_->write(text);
+  layers_->sync();
+}
 
 void MetricsCsvWriter::on_epoch_end(const EpochMetrics& epoch,
                                     const std::vector<StepMetrics>& steps) {

@@ -6,7 +6,10 @@
 #include <fmt/format.h>
 
 #include "normtrain/data/batches.hpp"
+#include "normtrain/model/convolution_check.hpp"
+#include "normtrain/train/layer_diagnostics.hpp"
 #include "normtrain/train/lr_schedule.hpp"
+#include "normtrain/train/precise_batch_norm.hpp"
 
 namespace normtrain {
 namespace {
@@ -131,7 +134,10 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
       config_(config),
       parameters_(model_->parameters()),
       state_(model_state(model_)),
-      optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {}
+      optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {
+  // Before the first step: a wrong convolution must not train silently.
+  ensure_correct_convolutions(model_, config.batch_size, ConvolutionUse::kTraining);
+}
 
 EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
                                const BatchCallback& on_batch, const StopCheck& stop_requested) {
@@ -150,6 +156,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> correct;
   std::vector<torch::Tensor> checks;
   std::vector<std::int64_t> sizes;
+  std::vector<LayerDiagnostics> layers;
   const std::int64_t check_every = parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
   std::int64_t checked = 0;  // steps [0, checked) are known to be finite
   // The first step in [checked, upto) whose loss or model state is not finite, if any.
@@ -179,15 +186,30 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
       return stopped;
     }
     const Batch batch = batches[i];
+    const std::int64_t step = (epoch - 1) * batch_count + i + 1;
+    const bool diagnose =
+        config_.diagnostics_every > 0 && (step - 1) % config_.diagnostics_every == 0;
     sgd_options.lr(schedule.lr_at(epoch, i));
     optimizer_.zero_grad();
-    const torch::Tensor log_probs = model_->forward(batch.inputs);
+    // A diagnostics step runs the same forward pass, handing out what enters and leaves each
+    // norm on the way.
+    std::vector<NormSiteActivations> taps;
+    const torch::Tensor log_probs =
+        diagnose ? model_->forward(batch.inputs, taps) : model_->forward(batch.inputs);
     const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
     const torch::Tensor& nll = terms.nll;
     const torch::Tensor& loss = terms.total;
     nll.backward();
     add_l1_subgradient(parameters_, config_.l1);
+    const std::vector<torch::Tensor> weights_before =
+        diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
     optimizer_.step();
+    if (diagnose) {
+      std::vector<LayerDiagnostics> rows =
+          layer_diagnostics(model_, taps, weights_before, step, epoch);
+      layers.insert(layers.end(), std::make_move_iterator(rows.begin()),
+                    std::make_move_iterator(rows.end()));
+    }
 
     losses.push_back(loss);  // a value already, without a graph
     nlls.push_back(nll.detach());
@@ -209,6 +231,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   const double train_seconds = seconds_since(train_start);
 
   EpochResult result;
+  result.layers = std::move(layers);
   const auto loss_at = loss_values.accessor<double, 1>();
   const auto nll_at = nll_values.accessor<double, 1>();
   const auto correct_at = correct_values.accessor<std::int64_t, 1>();
@@ -246,6 +269,12 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   m.lr = sgd_options.lr();  // the rate of the epoch's last step
   m.train_seconds = train_seconds;
   m.test_seconds = seconds_since(test_start);
+  if (config_.precise_bn > 0) {
+    const EvalResult precise = evaluate_with_precise_statistics(model_, train, config_.precise_bn,
+                                                                config_.batch_size, test);
+    m.test_loss_precise = precise.loss;
+    m.test_acc_precise = precise.accuracy;
+  }
   return result;
 }
 

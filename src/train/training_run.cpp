@@ -17,7 +17,6 @@
 #include "normtrain/data/data_preparation.hpp"
 #include "normtrain/data/dataset.hpp"
 #include "normtrain/data/mnist.hpp"
-#include "normtrain/model/convolution_check.hpp"
 #include "normtrain/model/model.hpp"
 #include "normtrain/model/model_summary.hpp"
 #include "normtrain/report/console_reporter.hpp"
@@ -112,12 +111,10 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
     save_checkpoint(checkpoint, model, trainer.optimizer(), config, 0, device);
   }
 
-  // Before the first step: a wrong convolution must not train silently (convolution_check.hpp).
-  ensure_correct_convolutions(model, config.batch_size, ConvolutionUse::kTraining);
-
   RunRecorder recorder(out_dir / "run.json", record);
   MetricsCsvWriter csv(out_dir,
-                       resume ? MetricsCsvWriter::Mode::kAppend : MetricsCsvWriter::Mode::kCreate);
+                       resume ? MetricsCsvWriter::Mode::kAppend : MetricsCsvWriter::Mode::kCreate,
+                       config.diagnostics_every > 0);
   ConsoleReporter console(config.epochs, !config.quiet && stream_is_terminal(stderr));
   const std::vector<TrainingObserver*> observers = {&csv, &recorder, &console};
 
@@ -149,6 +146,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
         return RunOutcome::kInterrupted;
       }
       // CSV rows first, then the checkpoint: a resume drops rows past the checkpoint's epoch.
+      for (TrainingObserver* observer : observers) observer->on_layer_diagnostics(result.layers);
       for (TrainingObserver* observer : observers) {
         observer->on_epoch_end(result.metrics, result.steps);
       }
@@ -217,6 +215,8 @@ ResumeRequest continuation_of(const TrainConfig& config, const std::filesystem::
   request.device = config.device;
   request.data_dir = config.data_dir;
   request.misclassified = config.misclassified;
+  request.diagnostics_every = config.diagnostics_every;
+  request.precise_bn = config.precise_bn;
   request.quiet = config.quiet;
   request.download = config.download;
   request.mirror = config.mirror;

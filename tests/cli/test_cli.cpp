@@ -180,6 +180,8 @@ TEST(Cli, BadFlagsAndValuesAreUsageErrors) {
   usage_error_of({"stray-positional"});
   usage_error_of({"--misclassified", "-1"});
   usage_error_of({"--kernels", "fast"});
+  EXPECT_NE(usage_error_of({"--diagnostics-every", "-5"}).find("--diagnostics-every"),
+            std::string::npos);
 }
 
 TEST(Cli, ResumeTakesOnlyFlagsThatKeepTheResults) {
@@ -193,6 +195,15 @@ TEST(Cli, ResumeTakesOnlyFlagsThatKeepTheResults) {
   EXPECT_NE(usage_error_of({"--resume", "x", "--lr", "0.1"}).find("--lr"), std::string::npos);
   EXPECT_NE(usage_error_of({"--resume", "x", "--norm", "ln"}).find("--norm"), std::string::npos);
   usage_error_of({"--resume", "x", "--epochs", "0"});
+  // Diagnostics observe a run without changing it: a resumed run may change their cadence.
+  const auto diagnostics = parse_command({"--resume", "x", "--diagnostics-every", "5"});
+  ASSERT_TRUE(diagnostics.has_value());
+  EXPECT_EQ(std::get<ResumeRequest>(*diagnostics).diagnostics_every, 5);
+  TrainConfig saved;
+  ResumeRequest more_often;
+  more_often.diagnostics_every = 5;
+  EXPECT_EQ(apply_resume_request(saved, more_often).diagnostics_every, 5);
+  EXPECT_EQ(apply_resume_request(saved, {}).diagnostics_every, kDefaultDiagnosticsEvery);
 }
 
 TEST(Cli, ResumeRequestOverridesTheSavedConfiguration) {
@@ -225,11 +236,19 @@ TEST(Cli, PredictAndEvalSubcommands) {
   EXPECT_EQ(e.checkpoint, "runs/ln");
   EXPECT_EQ(e.limit_test, 500);
   EXPECT_FALSE(e.data_dir.has_value());
+  EXPECT_EQ(e.precise_bn, 0);
+  const auto precise = parse_command({"eval", "--checkpoint", "runs/bn", "--precise-bn", "2000"});
+  EXPECT_EQ(std::get<EvalRequest>(*precise).precise_bn, 2000);
+  usage_error_of({"eval", "--checkpoint", "x", "--precise-bn", "-1"});
 
   usage_error_of({"predict", "a.png"});              // no --checkpoint
   usage_error_of({"predict", "--checkpoint", "x"});  // no image
   usage_error_of({"--norm", "gn", "predict", "--checkpoint", "x", "a.png"});
   usage_error_of({"eval", "--checkpoint", "x", "--colors", "auto"});
+  // Training: --precise-bn only where there are running statistics.
+  EXPECT_EQ(parse({"--norm", "brn", "--precise-bn", "1000"})->precise_bn, 1000);
+  EXPECT_NE(usage_error_of({"--norm", "gn", "--precise-bn", "1000"}).find("running statistics"),
+            std::string::npos);
   // Training without a subcommand is unchanged.
   EXPECT_EQ(parse({"--norm", "gn", "--groups", "4"})->groups, 4);
 }

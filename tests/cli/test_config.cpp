@@ -246,6 +246,7 @@ TEST(Config, IdentityDifferencesNameEachFlagWithBothValues) {
   requested.data_dir = "/elsewhere";
   requested.quiet = true;
   requested.misclassified = 3;
+  requested.diagnostics_every = 0;
   EXPECT_TRUE(identity_differences(saved, requested).empty());
   requested.lr = 0.05;
   requested.seed = 4;

@@ -24,6 +24,7 @@ TEST(ConfigJson, RoundTripsEveryField) {
   config.limit_train = 1000;
   config.limit_test = 100;
   config.misclassified = 20;
+  config.diagnostics_every = 7;
   config.out_dir = "runs/x";
   config.fused_kernels = false;
   config.schedule.kind = SchedulerKind::kStep;
@@ -46,6 +47,7 @@ TEST(ConfigJson, RoundTripsEveryField) {
   EXPECT_EQ(back.limit_train, 1000);
   EXPECT_EQ(back.limit_test, 100);
   EXPECT_EQ(back.misclassified, 20);
+  EXPECT_EQ(back.diagnostics_every, 7);
   EXPECT_EQ(back.out_dir, "runs/x");
   EXPECT_FALSE(back.fused_kernels);
   EXPECT_EQ(back.schedule.kind, SchedulerKind::kStep);

@@ -11,6 +11,7 @@
 #include "normtrain/model/pytorch_state.hpp"
 #include "normtrain/train/checkpoint.hpp"
 #include "normtrain/version.hpp"
+#include "onednn_setting.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -88,6 +89,8 @@ TEST_F(SavedRun, TorchScriptLoadsWithItsMetadataAndComputesTheModelsFunction) {
   EXPECT_EQ(nlohmann::json::parse(extra["normtrain.json"]).get<Metadata>(),
             export_metadata(config_, 4));
   const torch::Tensor images = torch::randn({4, 1, 28, 28});
+  const testing::OneDnnSettingRestorer restorer;
+  testing::use_right_nchw_convolutions(images.size(0));
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(
       torch::allclose(loaded.forward({images}).toTensor(), model_->forward(images), 1e-4, 1e-5));

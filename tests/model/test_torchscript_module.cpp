@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "normtrain/model/pytorch_state.hpp"
+#include "onednn_setting.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -52,6 +53,8 @@ std::string label(const ModelOptions& options) {
 TEST(TorchScriptModule, ComputesWhatTheModelComputesInEvaluation) {
   torch::manual_seed(3);
   const torch::Tensor images = torch::randn({6, 1, 28, 28});
+  const testing::OneDnnSettingRestorer restorer;
+  testing::use_right_nchw_convolutions(images.size(0));
   for (const ModelOptions& options : every_norm()) {
     NormNet model = trained_looking_model(options);
     torch::jit::Module scripted = to_torchscript(model, options);
@@ -89,6 +92,8 @@ TEST(TorchScriptModule, SurvivesSavingAndLoading) {
   to_torchscript(model, options).save(file);
   torch::jit::Module loaded = torch::jit::load(file);
   const torch::Tensor images = torch::randn({3, 1, 28, 28});
+  const testing::OneDnnSettingRestorer restorer;
+  testing::use_right_nchw_convolutions(images.size(0));
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(
       torch::allclose(loaded.forward({images}).toTensor(), model->forward(images), 1e-4, 1e-5));

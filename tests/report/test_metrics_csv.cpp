@@ -61,12 +61,23 @@ TEST(MetricsCsv, HeaderIsTheContract) {
       std::string(kMetricsCsvHeader)
           .rfind("epoch,train_loss,train_acc,test_loss,test_acc,lr,train_seconds,test_seconds", 0),
       0u);
+  EXPECT_STREQ(kMetricsCsvHeader,
+               "epoch,train_loss,train_acc,test_loss,test_acc,lr,train_seconds,test_seconds,"
+               "train_nll,test_loss_precise,test_acc_precise");
   EXPECT_STREQ(kStepsCsvHeader, "step,epoch,batch,loss,train_acc");
+  EXPECT_STREQ(kLayersCsvHeader,
+               "step,epoch,layer,name,in_mean,in_std,in_zero_frac,out_mean,out_std,weight_norm,"
+               "grad_norm,update_ratio,gamma_mean,beta_mean");
 }
 
 TEST(MetricsCsv, RowFormat) {
   EXPECT_EQ(format_metrics_row(sample_epoch(3)),
-            "3,0.250000,92.5000,0.071235,97.4100,0.01,12.346,0.500,0.200000");
+            "3,0.250000,92.5000,0.071235,97.4100,0.01,12.346,0.500,0.200000,,");
+  EpochMetrics precise = sample_epoch(3);
+  precise.test_loss_precise = 0.05;
+  precise.test_acc_precise = 98.125;
+  EXPECT_EQ(format_metrics_row(precise),
+            "3,0.250000,92.5000,0.071235,97.4100,0.01,12.346,0.500,0.200000,0.050000,98.1250");
   EXPECT_EQ(format_steps_row({470, 2, 1, 0.5, 87.5}), "470,2,1,0.500000,87.5000");
 }
 
@@ -108,7 +119,50 @@ TEST(MetricsCsv, ReadsBackWhatItWrote) {
   EXPECT_EQ(rows[1].epoch, 2);
   EXPECT_DOUBLE_EQ(rows[1].test_acc, 97.41);
   EXPECT_DOUBLE_EQ(rows[1].train_loss, 0.25);
+  EXPECT_FALSE(rows[1].test_acc_precise.has_value());
   EXPECT_THROW(read_metrics_csv(dir.path() / "steps.csv"), std::runtime_error);
+}
+
+LayerDiagnostics sample_layer_row(std::int64_t step, int epoch) {
+  LayerDiagnostics row;
+  row.step = step;
+  row.epoch = epoch;
+  row.layer = 2;
+  row.name = "block2";
+  row.in_mean = 0.25;
+  row.in_std = 0.5;
+  row.in_zero_frac = 0.625;
+  row.out_mean = 0.0001234567;
+  row.out_std = 1.5;
+  row.weight_norm = 3.0;
+  row.grad_norm = 0.125;
+  row.update_ratio = 0.00042;
+  row.gamma_mean = 0.75;
+  return row;
+}
+
+TEST(MetricsCsv, LayersRowsKeepSixDigitsAndLeaveAbsentAffineMeansEmpty) {
+  EXPECT_EQ(format_layers_row(sample_layer_row(41, 1)),
+            "41,1,2,block2,0.25,0.5,0.625,0.000123457,1.5,3,0.125,0.00042,0.75,");
+}
+
+TEST(MetricsCsv, LayersCsvOnlyWithDiagnosticsAndTruncatedLikeTheOthers) {
+  TempDir without;
+  { MetricsCsvWriter writer(without.path(), MetricsCsvWriter::Mode::kCreate); }
+  EXPECT_FALSE(fs::exists(without.path() / "layers.csv"));
+
+  TempDir dir;
+  {
+    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate, /*diagnostics=*/true);
+    for (int epoch = 1; epoch <= 3; ++epoch) {
+      writer.on_layer_diagnostics({sample_layer_row(epoch * 10, epoch)});
+      writer.on_epoch_end(sample_epoch(epoch), {});
+    }
+  }
+  truncate_run_csvs(dir.path(), 2);
+  EXPECT_EQ(read_text(dir.path() / "layers.csv"),
+            std::string(kLayersCsvHeader) + "\n" + format_layers_row(sample_layer_row(10, 1)) +
+                "\n" + format_layers_row(sample_layer_row(20, 2)) + "\n");
 }
 
 TEST(MetricsCsv, TruncateDropsEpochsPastTheCheckpoint) {

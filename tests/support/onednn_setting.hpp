@@ -1,6 +1,10 @@
 #pragma once
 
+#include <cstdint>
+
 #include <ATen/Context.h>
+
+#include "normtrain/model/convolution_check.hpp"
 
 namespace normtrain::testing {
 
@@ -16,5 +20,13 @@ class OneDnnSettingRestorer {
  private:
   bool enabled_;
 };
+
+// Makes LibTorch's NCHW convolutions right here, as normtrain does for its stock models (it may
+// turn oneDNN off), for tests that run them outside a NormNet: a TorchScript module of the
+// network runs the stock model's convolutions. Use with an OneDnnSettingRestorer.
+inline void use_right_nchw_convolutions(std::int64_t batch_size) {
+  NormNet stock(ModelOptions{NormKind::kGroup, 8, 0.0, /*fused=*/false});
+  ensure_correct_convolutions(stock, batch_size, ConvolutionUse::kEvaluation);
+}
 
 }  // namespace normtrain::testing

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "normtrain/data/batches.hpp"
+#include "normtrain/model/convolution_check.hpp"
+#include "onednn_setting.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -159,6 +161,9 @@ TEST_P(EvaluateBatchSize, DoesNotChangeAnyResult) {
       model->forward(plain_batch(train, start, 128).inputs);
     }
   }
+  // As every command checks a model before it evaluates it (convolution_check.hpp).
+  const testing::OneDnnSettingRestorer restorer;
+  ensure_correct_convolutions(model, 200, ConvolutionUse::kEvaluation);
   const EvalResult reference = evaluate(model, test, 200);
   EXPECT_GT(reference.loss, 0.0);
   // 199 leaves a last batch of one image, which evaluate sends with the one before it.

@@ -40,6 +40,10 @@ std::optional<NormKind> norm_from_flag(const std::string& flag);
 // always run LibTorch's operators: --kernels defaults to stock for them and refuses fused.
 bool has_fused_kernels(NormKind norm);
 
+// Whether `norm` keeps running statistics for the test pass (bn, brn): what --precise-bn
+// recomputes.
+bool has_running_statistics(NormKind norm);
+
 // Batch renormalization's corrections r = clip(sigma_B / sigma, 1 / r_max, r_max) and
 // d = clip((mu_B - mu) / sigma, -d_max, d_max), their limits raised linearly from 1 and 0 over
 // the first `warmup` training steps (batch normalization at step 0).
@@ -95,6 +99,10 @@ struct RunSpec {
   std::int64_t limit_test = 0;
 };
 
+// The default cadence of layers.csv: about a hundredth of a step's time per step (see the
+// README's "Per-layer diagnostics").
+inline constexpr int kDefaultDiagnosticsEvery = 20;
+
 // Where and how a run happens. Changing any of it changes no number a run computes (on the
 // CPU with the same thread count, not even the last digit), so a resumed run may change it.
 struct RunEnvironment {
@@ -111,6 +119,13 @@ struct RunEnvironment {
   std::string out_dir;
   // How many wrongly classified test images misclassified.png shows; 0 writes none.
   int misclassified = 10;
+  // layers.csv gets a row per normalized block at step 1 and every this many steps after;
+  // 0 writes none. It observes the step and changes nothing the run computes.
+  int diagnostics_every = kDefaultDiagnosticsEvery;
+  // After each epoch, also test with BatchNorm statistics recomputed from this many training
+  // images under the epoch's weights (precise_batch_norm.hpp); 0 = not. bn and brn only. The
+  // trained model and its saved statistics stay as they are.
+  std::int64_t precise_bn = 0;
   // No summary, no per-epoch lines, no progress bar.
   bool quiet = false;
 };
@@ -135,6 +150,8 @@ struct ResumeRequest {
   std::optional<std::string> device;
   std::optional<std::string> data_dir;
   std::optional<int> misclassified;
+  std::optional<int> diagnostics_every;
+  std::optional<std::int64_t> precise_bn;
   bool quiet = false;
   bool download = true;
   std::string mirror;
@@ -156,6 +173,8 @@ struct EvalRequest {
   std::string checkpoint;
   std::optional<std::string> data_dir;  // default: the run's own
   std::optional<std::int64_t> limit_test;
+  // Also test with precise BatchNorm statistics from this many training images; 0 = not.
+  std::int64_t precise_bn = 0;
   std::string out_dir;  // default: the run's folder
   int misclassified = 10;
   std::string device = "auto";

@@ -1,5 +1,10 @@
 #pragma once
 
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "normtrain/cli/config.hpp"
@@ -37,6 +42,25 @@ int group_norm_groups(const ModelOptions& options, int channels);
 //   block(1, 8) -> block(8, 24) -> conv1x1(24, 18) -> ReLU -> maxpool 2
 //   -> block(18, 16) -> block(16, 16) -> block(16, 16) -> avgpool 6 -> conv1x1(16, 10)
 //   -> flatten -> log_softmax
+// One normalized block, by the indices of its layers in NormNet::layers(): where the norm's
+// input and output can be read in a forward pass. The norm's input is what enters it after the
+// block's ReLU (for frn, whose TLU is the activation, the convolution's output); with --norm none
+// the output is that same tensor.
+struct NormSite {
+  std::string name;                      // "block1" ... "block5", as in the PyTorch state names
+  std::size_t conv = 0;                  // the block's convolution
+  std::size_t input_from = 0;            // the layer whose output is the norm's input ...
+  bool input_is_relu_of_output = false;  // ... after a ReLU (the fused ReLU + norm layers)
+  std::size_t output_from = 0;           // the layer whose output is the norm's output
+  std::optional<std::size_t> norm;       // the layer holding the norm's weight and bias, if any
+};
+
+// What entered and left one block's norm in a forward pass, without autograd history.
+struct NormSiteActivations {
+  torch::Tensor input;
+  torch::Tensor output;
+};
+
 // The layers live in one Sequential so that the model summary can walk them in order.
 class NormNetImpl : public torch::nn::Module {
  public:
@@ -44,6 +68,12 @@ class NormNetImpl : public torch::nn::Module {
 
   // Log-probabilities [B, 10] for normalized images [B, 1, 28, 28].
   torch::Tensor forward(const torch::Tensor& images);
+  // The same forward pass (same operations, same results), which also hands out what entered
+  // and left each block's norm, one entry per norm_sites() entry.
+  torch::Tensor forward(const torch::Tensor& images, std::vector<NormSiteActivations>& taps);
+
+  // The five normalized blocks, first to last.
+  const std::vector<NormSite>& norm_sites() const { return norm_sites_; }
 
   // A handle to the layers in order (shares them; it is not a copy of the network).
   torch::nn::Sequential layers() const { return layers_; }
@@ -52,7 +82,10 @@ class NormNetImpl : public torch::nn::Module {
   bool fused() const { return channels_last_; }
 
  private:
+  torch::Tensor run_layers(const torch::Tensor& images, std::vector<NormSiteActivations>* taps);
+
   torch::nn::Sequential layers_;
+  std::vector<NormSite> norm_sites_;
   bool channels_last_;
 };
 TORCH_MODULE(NormNet);

@@ -19,7 +19,8 @@ struct TrainedModel {
 };
 
 // `path` is a run folder or its checkpoint file; `flag` names the option it came from in
-// error messages. The model is on `device`, in evaluation mode.
+// error messages. The model is on `device`, in evaluation mode, its convolutions checked
+// (convolution_check.hpp).
 TrainedModel load_trained_model(const std::string& path, const std::string& flag,
                                 const torch::Device& device);
 

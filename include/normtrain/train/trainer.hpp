@@ -82,14 +82,17 @@ inline constexpr std::int64_t kDeviceDivergenceCheckEvery = 50;
 struct EpochResult {
   EpochMetrics metrics;
   std::vector<StepMetrics> steps;
-  EvalResult test;  // the end-of-epoch evaluation, predictions included
+  std::vector<LayerDiagnostics> layers;  // the rows of the epoch's diagnostics steps
+  EvalResult test;                       // the end-of-epoch evaluation, predictions included
   // The pass stopped early because stop_requested() said so; nothing else is valid then.
   bool interrupted = false;
   // The pass stopped early because training diverged; nothing else is valid then.
   std::optional<Divergence> divergence;
 };
 
-// Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs.
+// Owns the optimizer and runs one epoch at a time; the caller owns the loop over epochs. Its
+// constructor checks the model's convolutions (convolution_check.hpp): the model must be on its
+// device by then.
 class Trainer {
  public:
   // Called after every batch with (batch, batches); must not read values off the device.

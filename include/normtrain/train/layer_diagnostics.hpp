@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "normtrain/model/model.hpp"
+#include "normtrain/train/training_observer.hpp"
+
+namespace normtrain {
+
+// Mean, standard deviation (over all values, not per channel; the population's, as the norms
+// compute theirs) and fraction of exact zeros of a tensor, on its device, as a float64 tensor
+// [3]: read together with the rest of a step's figures in one transfer.
+torch::Tensor activation_statistics(const torch::Tensor& values);
+
+// Copies of the blocks' convolution weights, taken before a diagnostics step's optimizer step.
+std::vector<torch::Tensor> block_conv_weights(NormNet& model);
+
+// The layers.csv rows of a diagnostics step, one per normalized block, measured after the
+// optimizer step from what the step already has: `taps` from the step's forward pass, the
+// gradients it left (L1 term included) and `weights_before` from block_conv_weights. Reads
+// the device once.
+std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
+                                                const std::vector<NormSiteActivations>& taps,
+                                                const std::vector<torch::Tensor>& weights_before,
+                                                std::int64_t step, int epoch);
+
+}  // namespace normtrain
