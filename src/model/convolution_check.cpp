@@ -13,6 +13,7 @@
 #include "normtrain/common/error.hpp"
 #include "normtrain/data/mnist.hpp"
 #include "normtrain/model/layers/std_conv.hpp"
+#include "normtrain/model/training_mode_guard.hpp"
 
 namespace normtrain {
 namespace {
@@ -50,20 +51,6 @@ std::optional<ConvolutionFault> compare(const torch::Tensor& result, const torch
   return ConvolutionFault{convolution, pass, max_error, reference_max};
 }
 
-// Sets a module's training mode back when the check is done.
-class ModeRestorer {
- public:
-  explicit ModeRestorer(torch::nn::Module& module)
-      : module_(module), was_training_(module.is_training()) {}
-  ~ModeRestorer() { module_.train(was_training_); }
-  ModeRestorer(const ModeRestorer&) = delete;
-  ModeRestorer& operator=(const ModeRestorer&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool was_training_;
-};
-
 }  // namespace
 
 std::vector<ConvolutionFault> find_convolution_faults(NormNet& model, std::int64_t batch_size,
@@ -71,7 +58,7 @@ std::vector<ConvolutionFault> find_convolution_faults(NormNet& model, std::int64
                                                       const ConvolutionLayerCall& call) {
   const bool training = use == ConvolutionUse::kTraining;
   // Evaluation mode: carrying the batch from layer to layer must not move running statistics.
-  const ModeRestorer restore_mode(*model);
+  const TrainingModeGuard restore_mode(*model);
   model->eval();
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(kCheckSeed);
   torch::Tensor x = at::randn({batch_size, 1, kImageSide, kImageSide}, generator, at::kFloat);

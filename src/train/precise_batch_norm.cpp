@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "normtrain/data/batches.hpp"
+#include "normtrain/model/training_mode_guard.hpp"
 
 namespace normtrain {
 namespace {
@@ -35,19 +36,6 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> running_statistics(NormNet&
   return statistics;
 }
 
-// Sets the mode of a module and everything in it, back as it was when this goes.
-class ModeRestorer {
- public:
-  explicit ModeRestorer(NormNet& model) : model_(model), training_(model->is_training()) {}
-  ~ModeRestorer() { model_->train(training_); }
-  ModeRestorer(const ModeRestorer&) = delete;
-  ModeRestorer& operator=(const ModeRestorer&) = delete;
-
- private:
-  NormNet& model_;
-  bool training_;
-};
-
 }  // namespace
 
 PreciseStatistics precise_statistics(NormNet& model, const TensorDataset& train,
@@ -56,7 +44,7 @@ PreciseStatistics precise_statistics(NormNet& model, const TensorDataset& train,
               "precise statistics: images and batch size must be "
               "positive");
   running_statistics(model);  // refuses models without running statistics
-  const ModeRestorer restore_mode(model);
+  const TrainingModeGuard restore_mode(*model);
   const std::vector<torch::Tensor> saved = save_buffers(model);
   // The norms in training mode, as training computes each block's input; dropout off, so that
   // no random number is drawn.
@@ -99,7 +87,7 @@ EvalResult evaluate_with_precise_statistics(NormNet& model, const TensorDataset&
                                             std::int64_t images, std::int64_t batch_size,
                                             const TensorDataset& test) {
   const PreciseStatistics precise = precise_statistics(model, train, images, batch_size);
-  const ModeRestorer restore_mode(model);
+  const TrainingModeGuard restore_mode(*model);
   const std::vector<torch::Tensor> saved = save_buffers(model);
   {
     const torch::NoGradGuard no_grad;

@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 #include <gtest/gtest.h>
 
+#include "model_state.hpp"
 #include "normtrain/common/error.hpp"
 #include "onednn_setting.hpp"
 #include "test_support.hpp"
@@ -134,22 +135,11 @@ TEST_F(ConvolutionCheck, TheFirstLayersInputGradientIsNotChecked) {
 TEST_F(ConvolutionCheck, LeavesTheModelAndTheGlobalGeneratorAsTheyWere) {
   NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0, false});
   model->train();
-  std::vector<torch::Tensor> before;
-  for (const torch::Tensor& tensor : model->buffers()) before.push_back(tensor.clone());
-  for (const torch::Tensor& tensor : model->parameters()) before.push_back(tensor.clone());
-  torch::manual_seed(5);
-  const torch::Tensor expected = torch::randn({4});
-  torch::manual_seed(5);
-  find_convolution_faults(model, 8, ConvolutionUse::kTraining);
-  EXPECT_TRUE(torch::equal(torch::randn({4}), expected));
+  const std::vector<torch::Tensor> before = testing::model_state(*model);
+  testing::expect_no_global_random_draws(
+      [&] { find_convolution_faults(model, 8, ConvolutionUse::kTraining); });
   EXPECT_TRUE(model->is_training());
-  std::size_t i = 0;
-  for (const torch::Tensor& tensor : model->buffers())
-    EXPECT_TRUE(torch::equal(tensor, before[i++]));
-  for (const torch::Tensor& tensor : model->parameters()) {
-    EXPECT_TRUE(torch::equal(tensor, before[i++]));
-    EXPECT_FALSE(tensor.grad().defined());
-  }
+  testing::expect_state_unchanged(*model, before);
 }
 
 TEST_F(ConvolutionCheck, EveryModelIsRightHereAfterTheCheck) {

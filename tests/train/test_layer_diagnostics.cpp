@@ -7,6 +7,7 @@
 #include "normtrain/data/mnist.hpp"
 #include "normtrain/train/trainer.hpp"
 #include "test_support.hpp"
+#include "two_epochs.hpp"
 
 namespace normtrain {
 namespace {
@@ -144,37 +145,21 @@ TEST(LayerDiagnostics, TheTrainerWritesRowsAtStepOneAndEveryNStepsWithoutChangin
   };
   const TensorDataset train = tiny(Split::kTrain, 640);  // 5 steps of 128
   const TensorDataset test = tiny(Split::kTest, 100);
-  std::vector<EpochResult> results;
-  std::vector<std::vector<torch::Tensor>> parameters;
-  for (int every : {0, 2}) {
-    TrainConfig config;
-    config.norm = NormKind::kBatch;
-    config.l1 = 0.01;
-    config.diagnostics_every = every;
-    torch::manual_seed(config.seed);
-    NormNet model(model_options(config));
-    Trainer trainer(model, config);
-    results.push_back(trainer.run_epoch(1, train, test));
-    results.push_back(trainer.run_epoch(2, train, test));
-    parameters.push_back(model->parameters());
-  }
-  EXPECT_TRUE(results[0].layers.empty());
+  TrainConfig config;
+  config.norm = NormKind::kBatch;
+  config.l1 = 0.01;
+  config.diagnostics_every = 0;
+  const testing::TwoEpochs without = testing::train_two_epochs(config, train, test);
+  config.diagnostics_every = 2;
+  const testing::TwoEpochs with = testing::train_two_epochs(config, train, test);
+  EXPECT_TRUE(without.epochs[0].layers.empty());
   // Steps 1, 3 and 5 of epoch 1, then 7 and 9 of epoch 2, five blocks each.
-  ASSERT_EQ(results[2].layers.size(), 15U);
-  ASSERT_EQ(results[3].layers.size(), 10U);
-  EXPECT_EQ(results[2].layers[5].step, 3);
-  EXPECT_EQ(results[3].layers[0].step, 7);
-  EXPECT_EQ(results[3].layers[0].epoch, 2);
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(results[i].metrics.train_loss, results[i + 2].metrics.train_loss);
-    EXPECT_EQ(results[i].metrics.test_loss, results[i + 2].metrics.test_loss);
-    for (std::size_t s = 0; s < results[i].steps.size(); ++s) {
-      EXPECT_EQ(results[i].steps[s].loss, results[i + 2].steps[s].loss);
-    }
-  }
-  for (std::size_t p = 0; p < parameters[0].size(); ++p) {
-    EXPECT_TRUE(torch::equal(parameters[0][p], parameters[1][p])) << "parameter " << p;
-  }
+  ASSERT_EQ(with.epochs[0].layers.size(), 15U);
+  ASSERT_EQ(with.epochs[1].layers.size(), 10U);
+  EXPECT_EQ(with.epochs[0].layers[5].step, 3);
+  EXPECT_EQ(with.epochs[1].layers[0].step, 7);
+  EXPECT_EQ(with.epochs[1].layers[0].epoch, 2);
+  testing::expect_same_training(without, with);
 }
 
 }  // namespace

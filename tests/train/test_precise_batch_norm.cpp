@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "model_state.hpp"
 #include "normtrain/data/batches.hpp"
 #include "normtrain/data/mnist.hpp"
 #include "test_support.hpp"
+#include "two_epochs.hpp"
 
 namespace normtrain {
 namespace {
@@ -54,19 +56,13 @@ TEST(PreciseBatchNorm, TheFirstBlocksStatisticsAreTheAverageOverBatches) {
 TEST(PreciseBatchNorm, LeavesTheModelAndTheGeneratorAsTheyWere) {
   NormNet model(ModelOptions{NormKind::kBatchRenorm, 8, 0.0, false});
   model->train();
-  std::vector<torch::Tensor> before;
-  for (const torch::Tensor& t : model->buffers()) before.push_back(t.clone());
-  for (const torch::Tensor& t : model->parameters()) before.push_back(t.clone());
-  torch::manual_seed(9);
-  const torch::Tensor expected = torch::rand({3});
-  torch::manual_seed(9);
-  evaluate_with_precise_statistics(model, tiny(Split::kTrain, 256), 256, 64,
-                                   tiny(Split::kTest, 50));
-  EXPECT_TRUE(torch::equal(torch::rand({3}), expected));
+  const std::vector<torch::Tensor> before = testing::model_state(*model);
+  testing::expect_no_global_random_draws([&] {
+    evaluate_with_precise_statistics(model, tiny(Split::kTrain, 256), 256, 64,
+                                     tiny(Split::kTest, 50));
+  });
   EXPECT_TRUE(model->is_training());
-  std::size_t i = 0;
-  for (const torch::Tensor& t : model->buffers()) EXPECT_TRUE(torch::equal(t, before[i++]));
-  for (const torch::Tensor& t : model->parameters()) EXPECT_TRUE(torch::equal(t, before[i++]));
+  testing::expect_state_unchanged(*model, before);
 }
 
 TEST(PreciseBatchNorm, RecoversAModelWhoseRunningStatisticsWereLost) {
@@ -97,30 +93,16 @@ TEST(PreciseBatchNorm, RefusesAModelWithoutRunningStatistics) {
 TEST(PreciseBatchNorm, TheTrainerAddsThePreciseColumnsWithoutChangingTraining) {
   const TensorDataset train = tiny(Split::kTrain, 384);
   const TensorDataset test = tiny(Split::kTest, 100);
-  std::vector<EpochResult> results;
-  std::vector<std::vector<torch::Tensor>> states;
-  for (std::int64_t precise_bn : {0, 256}) {
-    TrainConfig config;
-    config.precise_bn = precise_bn;
-    torch::manual_seed(config.seed);
-    NormNet model(model_options(config));
-    Trainer trainer(model, config);
-    results.push_back(trainer.run_epoch(1, train, test));
-    results.push_back(trainer.run_epoch(2, train, test));
-    std::vector<torch::Tensor> state = model->parameters();
-    for (const torch::Tensor& buffer : model->buffers()) state.push_back(buffer);
-    states.push_back(state);
+  TrainConfig config;
+  const testing::TwoEpochs without = testing::train_two_epochs(config, train, test);
+  config.precise_bn = 256;
+  const testing::TwoEpochs with = testing::train_two_epochs(config, train, test);
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_FALSE(without.epochs[e].metrics.test_acc_precise.has_value());
+    EXPECT_TRUE(with.epochs[e].metrics.test_acc_precise.has_value());
+    EXPECT_TRUE(with.epochs[e].metrics.test_loss_precise.has_value());
   }
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_FALSE(results[i].metrics.test_acc_precise.has_value());
-    ASSERT_TRUE(results[i + 2].metrics.test_acc_precise.has_value());
-    EXPECT_TRUE(results[i + 2].metrics.test_loss_precise.has_value());
-    EXPECT_EQ(results[i].metrics.train_loss, results[i + 2].metrics.train_loss);
-    EXPECT_EQ(results[i].metrics.test_loss, results[i + 2].metrics.test_loss);
-  }
-  for (std::size_t s = 0; s < states[0].size(); ++s) {
-    EXPECT_TRUE(torch::equal(states[0][s], states[1][s])) << s;
-  }
+  testing::expect_same_training(without, with);
 }
 
 }  // namespace
