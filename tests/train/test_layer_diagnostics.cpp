@@ -6,6 +6,7 @@
 
 #include "normtrain/data/mnist.hpp"
 #include "normtrain/train/trainer.hpp"
+#include "onednn_setting.hpp"
 #include "test_support.hpp"
 #include "two_epochs.hpp"
 
@@ -50,6 +51,9 @@ TEST(NormTaps, FusedAndStockSeeTheSameActivations) {
     torch::manual_seed(4);
     NormNet stock(ModelOptions{norm, 8, 0.0, false});
     const torch::Tensor images = torch::randn({4, 1, 28, 28});
+    // As every command checks a model before it uses it (convolution_check.hpp).
+    const testing::OneDnnSettingRestorer restorer;
+    ensure_correct_convolutions(stock, images.size(0), ConvolutionUse::kEvaluation);
     std::vector<NormSiteActivations> a;
     std::vector<NormSiteActivations> b;
     fused->forward(images, a);
