@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# What extra flags cost in training time: the same normtrain run without and with them, one
-# after the other, --reps times, each run's training time being the sum of train_seconds in its
+# What flags cost in training time: the same normtrain run with two sets of flags, one after
+# the other, --reps times, each run's training time being the sum of train_seconds in its
 # metrics.csv (the test passes excluded). Prints the medians and their ratio.
-# Usage: bench/overhead.sh [--reps N] [--normtrain BIN] BASE_ARGS... -- EXTRA_ARGS...
-#   bench/overhead.sh --reps 5 --norm bn --epochs 1 --limit-train 12800 \
-#     --data-dir ../shared/data/mnist -- --diagnostics-every 20
+# Usage: bench/overhead.sh [--reps N] [--normtrain BIN] BASE_ARGS... -- A_ARGS... -- B_ARGS...
+#   bench/overhead.sh --reps 5 --norm bn --epochs 1 --limit-train 25600 \
+#     --data-dir ../shared/data/mnist -- --diagnostics-every 0 -- --diagnostics-every 20
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,11 @@ while [ $# -gt 0 ]; do
 done
 base=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do base+=("$1"); shift; done
-[ $# -gt 0 ] || { echo "overhead.sh: give the extra flags after --" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "overhead.sh: give the two sets of flags after -- and --" >&2; exit 2; }
+shift
+without=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do without+=("$1"); shift; done
+[ $# -gt 0 ] || { echo "overhead.sh: give the second set of flags after a second --" >&2; exit 2; }
 shift
 extra=("$@")
 
@@ -31,11 +35,11 @@ train_seconds() { # train_seconds RUN_DIR
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 for ((i = 1; i <= reps; i++)); do
-  "$normtrain" "${base[@]}" --quiet --out "$work/base-$i" >/dev/null
+  "$normtrain" "${base[@]}" "${without[@]}" --quiet --out "$work/base-$i" >/dev/null
   "$normtrain" "${base[@]}" "${extra[@]}" --quiet --out "$work/extra-$i" >/dev/null
-  echo "rep $i: $(train_seconds "$work/base-$i") s without, $(train_seconds "$work/extra-$i") s with" >&2
+  echo "rep $i: $(train_seconds "$work/base-$i") s and $(train_seconds "$work/extra-$i") s" >&2
 done
-without=$(for ((i = 1; i <= reps; i++)); do train_seconds "$work/base-$i"; done | median)
-with=$(for ((i = 1; i <= reps; i++)); do train_seconds "$work/extra-$i"; done | median)
-echo "normtrain ${base[*]}: median training time $without s; with ${extra[*]}: $with s" \
-  "($(awk -v a="$without" -v b="$with" 'BEGIN { printf "%+.1f%%", 100 * (b / a - 1) }'), $reps alternating repetitions)"
+a=$(for ((i = 1; i <= reps; i++)); do train_seconds "$work/base-$i"; done | median)
+b=$(for ((i = 1; i <= reps; i++)); do train_seconds "$work/extra-$i"; done | median)
+echo "normtrain ${base[*]}: median training time with ${without[*]} $a s; with ${extra[*]} $b s" \
+  "($(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.1f%%", 100 * (b / a - 1) }'), $reps alternating repetitions)"
