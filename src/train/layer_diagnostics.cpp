@@ -48,6 +48,8 @@ std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
   // Per site: in (3), out (2), weight, gradient and update norms, gamma and beta means.
   constexpr int kValues = 10;
   std::vector<torch::Tensor> values;
+  std::vector<bool> has_gamma;
+  std::vector<bool> has_beta;
   for (std::size_t i = 0; i < sites.size(); ++i) {
     const torch::Tensor weight = convolution_weight(model, sites[i]);
     const torch::Tensor& before = weights_before[i];
@@ -55,6 +57,8 @@ std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
         weight.grad().defined() ? weight.grad() : torch::zeros_like(weight);
     const torch::Tensor gamma = norm_parameter(model, sites[i], "weight");
     const torch::Tensor beta = norm_parameter(model, sites[i], "bias");
+    has_gamma.push_back(gamma.defined());
+    has_beta.push_back(beta.defined());
     const torch::Tensor nothing = torch::zeros({1}, before.options().dtype(torch::kFloat64));
     values.push_back(activation_statistics(taps[i].input));
     values.push_back(activation_statistics(taps[i].output).slice(0, 0, 2));
@@ -81,8 +85,8 @@ std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
     row.weight_norm = v[5];
     row.grad_norm = v[6];
     row.update_ratio = v[5] > 0.0 ? v[7] / v[5] : 0.0;
-    if (norm_parameter(model, sites[i], "weight").defined()) row.gamma_mean = v[8];
-    if (norm_parameter(model, sites[i], "bias").defined()) row.beta_mean = v[9];
+    if (has_gamma[i]) row.gamma_mean = v[8];
+    if (has_beta[i]) row.beta_mean = v[9];
     rows.push_back(std::move(row));
   }
   return rows;

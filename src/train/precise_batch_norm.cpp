@@ -41,8 +41,7 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> running_statistics(NormNet&
 PreciseStatistics precise_statistics(NormNet& model, const TensorDataset& train,
                                      std::int64_t images, std::int64_t batch_size) {
   TORCH_CHECK(images > 0 && batch_size > 0,
-              "precise statistics: images and batch size must be "
-              "positive");
+              "precise statistics: images and batch size must be positive");
   running_statistics(model);  // refuses models without running statistics
   const TrainingModeGuard restore_mode(*model);
   const std::vector<torch::Tensor> saved = save_buffers(model);

@@ -36,12 +36,6 @@ ModelOptions model_options(const TrainConfig& config);
 // one per channel for in. Throws std::logic_error for the norms that are not GroupNorm.
 int group_norm_groups(const ModelOptions& options, int channels);
 
-// The 9,752-parameter MNIST network (with bn, ln, gn, in or brn). Each block is conv 3x3 (no
-// bias) -> ReLU -> norm -> dropout, or conv 3x3 -> FRN + TLU -> dropout with frn, whose TLU is
-// the block's activation; every 3x3 conv is a StdConv2d with weight standardization:
-//   block(1, 8) -> block(8, 24) -> conv1x1(24, 18) -> ReLU -> maxpool 2
-//   -> block(18, 16) -> block(16, 16) -> block(16, 16) -> avgpool 6 -> conv1x1(16, 10)
-//   -> flatten -> log_softmax
 // One normalized block, by the indices of its layers in NormNet::layers(): where the norm's
 // input and output can be read in a forward pass. The norm's input is what enters it after the
 // block's ReLU (for frn, whose TLU is the activation, the convolution's output); with --norm none
@@ -61,6 +55,12 @@ struct NormSiteActivations {
   torch::Tensor output;
 };
 
+// The 9,752-parameter MNIST network (with bn, ln, gn, in or brn). Each block is conv 3x3 (no
+// bias) -> ReLU -> norm -> dropout, or conv 3x3 -> FRN + TLU -> dropout with frn, whose TLU is
+// the block's activation; every 3x3 conv is a StdConv2d with weight standardization:
+//   block(1, 8) -> block(8, 24) -> conv1x1(24, 18) -> ReLU -> maxpool 2
+//   -> block(18, 16) -> block(16, 16) -> block(16, 16) -> avgpool 6 -> conv1x1(16, 10)
+//   -> flatten -> log_softmax
 // The layers live in one Sequential so that the model summary can walk them in order.
 class NormNetImpl : public torch::nn::Module {
  public:

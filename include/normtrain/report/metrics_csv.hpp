@@ -28,9 +28,8 @@ std::string format_layers_row(const LayerDiagnostics& row);
 std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path);
 
 // Drops the rows of epochs after `last_epoch` from metrics.csv, steps.csv and layers.csv in
-// `out_dir`: a run
-// killed after writing an epoch's rows but before its checkpoint has such rows, and a resumed
-// run redoes that epoch.
+// `out_dir`: a run killed after writing an epoch's rows but before its checkpoint has such
+// rows, and a resumed run redoes that epoch.
 void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch);
 
 // Writes metrics.csv (a row per epoch), steps.csv (a row per batch) and, with diagnostics,
