@@ -60,6 +60,11 @@ void check_flag_combinations(const CLI::App& app, const TrainConfig& config) {
   if (app.count("--mirror") > 0 && app.count("--no-download") > 0) {
     throw UsageError("--mirror has no effect with --no-download; drop one of them");
   }
+  if (app.count("--landscape-steps") > 0 && config.landscape_every == 0 &&
+      app.count("--resume") == 0) {
+    throw UsageError(
+        "--landscape-steps has no effect without --landscape-every N, which says when to probe");
+  }
   if (app.count("--overwrite") > 0 && app.count("--continue") > 0) {
     throw UsageError(
         "--overwrite and --continue contradict each other: --overwrite replaces the run in "
@@ -201,6 +206,14 @@ void add_training_options(CLI::App& app, TrainConfig& config) {
                  "from N training images (metrics.csv: test_loss_precise, test_acc_precise); "
                  "0 = not")
       ->capture_default_str();
+  app.add_option("--landscape-every", config.landscape_every,
+                 "Probe the loss along the gradient (landscape.csv, landscape_summary.csv) at "
+                 "step 1 and every N steps after; 0 = never")
+      ->capture_default_str();
+  app.add_option("--landscape-steps", config.landscape_steps,
+                 "The probes' step sizes, as multiples of the learning rate")
+      ->delimiter(',')
+      ->default_str("0.5,1,2,4");
   app.add_option("--out", config.out_dir,
                  "Output folder [default: runs/<variant>, plus -seed-N for a seed other than 1]");
   app.add_flag("--overwrite",
@@ -280,6 +293,11 @@ CLI::App* add_report_subcommand(CLI::App& app, ReportRequest& report, std::strin
                    "Instead of a table, write DIR/runs.tsv for scripts/plot.sh: per run its "
                    "folder, label, status, epochs, steps, metrics.csv, steps.csv")
       ->type_name("DIR");
+  command->add_flag("--diagnostics", report.diagnostics,
+                    "Instead of the accuracy table, what the runs' diagnostics files say: "
+                    "per-block weight norms, gamma, zeros and update ratios (layers.csv), test "
+                    "accuracy with running vs precise BatchNorm statistics, and the loss "
+                    "landscape along the gradient (landscape_summary.csv)");
   // Optional here, so that run_report says "no run folders given" (exit 2) itself.
   command->add_option("RUN", report.runs, "Run folders written by normtrain --out")->type_name("");
   return command;
@@ -334,6 +352,8 @@ ResumeRequest finish_resume(const CLI::App& app, const TrainConfig& config,
   request.misclassified = given(app, "--misclassified", config.misclassified);
   request.diagnostics_every = given(app, "--diagnostics-every", config.diagnostics_every);
   request.precise_bn = given(app, "--precise-bn", config.precise_bn);
+  request.landscape_every = given(app, "--landscape-every", config.landscape_every);
+  request.landscape_steps = given(app, "--landscape-steps", config.landscape_steps);
   request.quiet = config.quiet;
   request.download = config.download;
   request.mirror = config.mirror;
@@ -426,6 +446,20 @@ std::optional<Command> parse_command_line(int argc, const char* const* argv, std
   check_identity_flags_apply(config, given_flags(app));
   validate(config);
   return config;
+}
+
+const std::vector<std::string>& list_flag_names() {
+  static const std::vector<std::string> names = [] {
+    CLI::App app;
+    TrainConfig config;
+    add_training_options(app, config);
+    std::vector<std::string> found;
+    for (const CLI::Option* option : app.get_options()) {
+      if (option->get_items_expected_max() > 1) found.push_back(option->get_name(false, true));
+    }
+    return found;
+  }();
+  return names;
 }
 
 }  // namespace normtrain

@@ -278,6 +278,21 @@ void validate(const TrainConfig& config) {
     throw UsageError(fmt::format("--diagnostics-every must be 0 (none) or more steps, got {}",
                                  config.diagnostics_every));
   }
+  if (config.landscape_every < 0) {
+    throw UsageError(fmt::format("--landscape-every must be 0 (never) or more steps, got {}",
+                                 config.landscape_every));
+  }
+  if (config.landscape_steps.empty()) {
+    throw UsageError("--landscape-steps needs at least one step size, e.g. 0.5,1,2,4");
+  }
+  for (const double multiple : config.landscape_steps) {
+    if (!std::isfinite(multiple) || multiple < 0.0) {
+      throw UsageError(fmt::format(
+          "--landscape-steps: each step size is a multiple of the learning rate, 0 or more, "
+          "got {}",
+          multiple));
+    }
+  }
   if (config.precise_bn < 0) {
     throw UsageError(
         fmt::format("--precise-bn must be 0 (off) or a number of training images, "
@@ -330,6 +345,8 @@ TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request
   if (request.misclassified) saved.misclassified = *request.misclassified;
   if (request.diagnostics_every) saved.diagnostics_every = *request.diagnostics_every;
   if (request.precise_bn) saved.precise_bn = *request.precise_bn;
+  if (request.landscape_every) saved.landscape_every = *request.landscape_every;
+  if (request.landscape_steps) saved.landscape_steps = *request.landscape_steps;
   saved.quiet = request.quiet;
   saved.download = request.download;
   saved.mirror = request.mirror;

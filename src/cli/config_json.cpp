@@ -42,6 +42,8 @@ std::string config_to_json_text(const TrainConfig& c) {
       {"misclassified", c.misclassified},
       {"diagnostics_every", c.diagnostics_every},
       {"precise_bn", c.precise_bn},
+      {"landscape_every", c.landscape_every},
+      {"landscape_steps", c.landscape_steps},
       {"out", resolved_out_dir(c)},
   };
   return json.dump(2);
@@ -98,6 +100,8 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.misclassified = json.value("misclassified", c.misclassified);
     c.diagnostics_every = json.value("diagnostics_every", c.diagnostics_every);
     c.precise_bn = json.value("precise_bn", c.precise_bn);
+    c.landscape_every = json.value("landscape_every", c.landscape_every);
+    c.landscape_steps = json.value("landscape_steps", c.landscape_steps);
     c.out_dir = json.value("out", c.out_dir);
     return c;
   } catch (const nlohmann::json::exception& error) {

@@ -2,7 +2,10 @@
 
 #include <ostream>
 
+#include <fmt/format.h>
+
 #include "normtrain/common/error.hpp"
+#include "normtrain/report/diagnostics_table.hpp"
 #include "normtrain/report/plot_data.hpp"
 #include "normtrain/report/run_table.hpp"
 
@@ -12,6 +15,12 @@ int run_report(const ReportRequest& request, std::ostream& out) {
   if (request.runs.empty()) {
     throw UsageError(
         "no run folders given (usage: normtrain report [--aggregate] [--plot-data DIR] RUN...)");
+  }
+  if (request.diagnostics && (request.aggregate || request.plot_data)) {
+    throw UsageError(
+        fmt::format("--diagnostics shows each run's diagnostics; it cannot be "
+                    "combined with {}",
+                    request.aggregate ? "--aggregate" : "--plot-data"));
   }
   if (request.plot_data) {
     if (request.aggregate) {
@@ -32,6 +41,8 @@ int run_report(const ReportRequest& request, std::ostream& out) {
   for (const std::string& folder : request.runs) runs.push_back(read_run_summary(folder));
   if (request.plot_data) {
     write_plot_data(runs, *request.plot_data);
+  } else if (request.diagnostics) {
+    out << diagnostics_tables(runs) << std::flush;
   } else {
     out << (request.aggregate ? aggregate_table(runs) : run_table(runs)) << std::flush;
   }

@@ -88,6 +88,8 @@ void truncate_run_csvs(const std::filesystem::path& out_dir, int last_epoch) {
   truncate_csv(out_dir / "metrics.csv", 0, last_epoch);
   truncate_csv(out_dir / "steps.csv", 1, last_epoch);
   truncate_csv(out_dir / "layers.csv", 1, last_epoch);
+  truncate_csv(out_dir / "landscape.csv", 1, last_epoch);
+  truncate_csv(out_dir / "landscape_summary.csv", 1, last_epoch);
 }
 
 std::string format_metrics_row(const EpochMetrics& m) {
@@ -114,11 +116,48 @@ std::string format_layers_row(const LayerDiagnostics& r) {
                      optional(r.gamma_mean), optional(r.beta_mean));
 }
 
+std::string format_landscape_rows(const LandscapeProbe& probe) {
+  std::string rows;
+  for (const LandscapePoint& point : probe.points) {
+    rows += fmt::format("{},{},{:.6g},{:.8g},{:.6g}\n", probe.step, probe.epoch, point.eta,
+                        point.loss, point.grad_change);
+  }
+  return rows;
+}
+
+std::string format_landscape_summary_row(const LandscapeProbe& probe) {
+  const LandscapeSummary summary = summarize_landscape(probe);
+  return fmt::format(
+      "{},{},{:g},{:.8g},{:.6g},{:.8g},{:.8g},{:.6g},{:.6g},{}", probe.step, probe.epoch, probe.lr,
+      probe.loss, probe.grad_norm, summary.loss_min, summary.loss_max,
+      summary.loss_max - summary.loss_min, summary.max_grad_change,
+      summary.beta_smoothness ? fmt::format("{:.6g}", *summary.beta_smoothness) : std::string());
+}
+
 MetricsCsvWriter::MetricsCsvWriter(const std::filesystem::path& out_dir, Mode mode,
-                                   bool diagnostics)
+                                   OptionalCsvs optional)
     : metrics_(open_csv(out_dir / "metrics.csv", kMetricsCsvHeader, mode)),
       steps_(open_csv(out_dir / "steps.csv", kStepsCsvHeader, mode)) {
-  if (diagnostics) layers_.emplace(open_csv(out_dir / "layers.csv", kLayersCsvHeader, mode));
+  if (optional.layers) layers_.emplace(open_csv(out_dir / "layers.csv", kLayersCsvHeader, mode));
+  if (optional.landscape) {
+    landscape_.emplace(open_csv(out_dir / "landscape.csv", kLandscapeCsvHeader, mode));
+    landscape_summary_.emplace(
+        open_csv(out_dir / "landscape_summary.csv", kLandscapeSummaryCsvHeader, mode));
+  }
+}
+
+void MetricsCsvWriter::on_landscape(const std::vector<LandscapeProbe>& probes) {
+  if (!landscape_) return;
+  std::string points;
+  std::string summaries;
+  for (const LandscapeProbe& probe : probes) {
+    points += format_landscape_rows(probe);
+    summaries += format_landscape_summary_row(probe) + "\n";
+  }
+  landscape_->write(points);
+  landscape_->sync();
+  landscape_summary_->write(summaries);
+  landscape_summary_->sync();
 }
 
 void MetricsCsvWriter::on_layer_diagnostics(const std::vector<LayerDiagnostics>& rows) {

@@ -14,9 +14,10 @@ namespace normtrain {
 namespace {
 
 // Every file a training run or `eval` writes into its folder, temporaries included.
-constexpr const char* kRunFiles[] = {
-    "run.json", "metrics.csv", "steps.csv",     "layers.csv",        "checkpoint.pt",
-    "model.pt", "summary.txt", "confusion.csv", "misclassified.csv", "misclassified.png"};
+constexpr const char* kRunFiles[] = {"run.json",      "metrics.csv",       "steps.csv",
+                                     "layers.csv",    "landscape.csv",     "landscape_summary.csv",
+                                     "checkpoint.pt", "model.pt",          "summary.txt",
+                                     "confusion.csv", "misclassified.csv", "misclassified.png"};
 
 // Files whose presence means the folder holds a run.
 constexpr const char* kRunMarkers[] = {"run.json", "metrics.csv", "checkpoint.pt"};

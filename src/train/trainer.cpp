@@ -7,8 +7,10 @@
 
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/convolution_check.hpp"
+#include "normtrain/train/landscape_probe.hpp"
 #include "normtrain/train/layer_diagnostics.hpp"
 #include "normtrain/train/lr_schedule.hpp"
+#include "normtrain/train/objective.hpp"
 #include "normtrain/train/precise_batch_norm.hpp"
 
 namespace normtrain {
@@ -48,35 +50,6 @@ std::string divergence_reason(double loss, double check) {
 }
 
 }  // namespace
-
-torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
-  std::vector<torch::Tensor> sums;
-  sums.reserve(parameters.size());
-  for (const torch::Tensor& p : parameters) sums.push_back(p.abs().sum());
-  return torch::stack(sums).sum();
-}
-
-ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
-                               const std::vector<torch::Tensor>& parameters, double l1) {
-  torch::Tensor nll = torch::nll_loss(log_probs, targets);
-  if (l1 <= 0.0) return {nll, nll.detach()};
-  torch::NoGradGuard no_grad;
-  torch::Tensor total = nll.detach() + l1 * l1_norm(parameters);
-  return {std::move(nll), std::move(total)};
-}
-
-void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1) {
-  if (l1 <= 0.0) return;
-  torch::NoGradGuard no_grad;
-  for (const torch::Tensor& p : parameters) {
-    torch::Tensor& grad = p.mutable_grad();
-    if (grad.defined()) {
-      grad.add_(p.sign(), l1);
-    } else {
-      grad = p.sign() * l1;
-    }
-  }
-}
 
 torch::Tensor log_probabilities(NormNet& model, const TensorDataset& data,
                                 std::int64_t batch_size) {
@@ -157,6 +130,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> checks;
   std::vector<std::int64_t> sizes;
   std::vector<LayerDiagnostics> layers;
+  std::vector<LandscapeProbe> landscape;
   const std::int64_t check_every = parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
   std::int64_t checked = 0;  // steps [0, checked) are known to be finite
   // The first step in [checked, upto) whose loss or model state is not finite, if any.
@@ -189,8 +163,11 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     const std::int64_t step = (epoch - 1) * batch_count + i + 1;
     const bool diagnose =
         config_.diagnostics_every > 0 && (step - 1) % config_.diagnostics_every == 0;
+    const bool probe = config_.landscape_every > 0 && (step - 1) % config_.landscape_every == 0;
     sgd_options.lr(schedule.lr_at(epoch, i));
     optimizer_.zero_grad();
+    std::optional<ForwardPassState> before_forward;
+    if (probe) before_forward.emplace(model_);
     // A diagnostics step runs the same forward pass, handing out what enters and leaves each
     // norm on the way.
     std::vector<NormSiteActivations> taps;
@@ -201,6 +178,11 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     const torch::Tensor& loss = terms.total;
     nll.backward();
     add_l1_subgradient(parameters_, config_.l1);
+    if (probe) {
+      const ProbedStep probed{step,           epoch, batch, loss, config_.l1, sgd_options.lr(),
+                              *before_forward};
+      landscape.push_back(probe_landscape(model_, parameters_, probed, config_.landscape_steps));
+    }
     const std::vector<torch::Tensor> weights_before =
         diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
     optimizer_.step();
@@ -232,6 +214,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
 
   EpochResult result;
   result.layers = std::move(layers);
+  result.landscape = std::move(landscape);
   const auto loss_at = loss_values.accessor<double, 1>();
   const auto nll_at = nll_values.accessor<double, 1>();
   const auto correct_at = correct_values.accessor<std::int64_t, 1>();

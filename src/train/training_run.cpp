@@ -114,7 +114,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   RunRecorder recorder(out_dir / "run.json", record);
   MetricsCsvWriter csv(out_dir,
                        resume ? MetricsCsvWriter::Mode::kAppend : MetricsCsvWriter::Mode::kCreate,
-                       config.diagnostics_every > 0);
+                       OptionalCsvs{config.diagnostics_every > 0, config.landscape_every > 0});
   ConsoleReporter console(config.epochs, !config.quiet && stream_is_terminal(stderr));
   const std::vector<TrainingObserver*> observers = {&csv, &recorder, &console};
 
@@ -147,6 +147,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
       }
       // CSV rows first, then the checkpoint: a resume drops rows past the checkpoint's epoch.
       for (TrainingObserver* observer : observers) observer->on_layer_diagnostics(result.layers);
+      for (TrainingObserver* observer : observers) observer->on_landscape(result.landscape);
       for (TrainingObserver* observer : observers) {
         observer->on_epoch_end(result.metrics, result.steps);
       }
@@ -217,6 +218,8 @@ ResumeRequest continuation_of(const TrainConfig& config, const std::filesystem::
   request.misclassified = config.misclassified;
   request.diagnostics_every = config.diagnostics_every;
   request.precise_bn = config.precise_bn;
+  request.landscape_every = config.landscape_every;
+  request.landscape_steps = config.landscape_steps;
   request.quiet = config.quiet;
   request.download = config.download;
   request.mirror = config.mirror;

@@ -206,6 +206,35 @@ TEST(Cli, ResumeTakesOnlyFlagsThatKeepTheResults) {
   EXPECT_EQ(apply_resume_request(saved, {}).diagnostics_every, kDefaultDiagnosticsEvery);
 }
 
+TEST(Cli, LandscapeProbesTakeACadenceAndStepSizes) {
+  const auto command = parse_command({"--landscape-every", "100", "--landscape-steps", "0,0.25,8"});
+  ASSERT_TRUE(command.has_value());
+  const auto& config = std::get<TrainConfig>(*command);
+  EXPECT_EQ(config.landscape_every, 100);
+  EXPECT_EQ(config.landscape_steps, (std::vector<double>{0.0, 0.25, 8.0}));
+  const auto defaults = parse_command({});
+  EXPECT_EQ(std::get<TrainConfig>(*defaults).landscape_every, 0);
+  EXPECT_EQ(std::get<TrainConfig>(*defaults).landscape_steps, kDefaultLandscapeSteps);
+  // Step sizes alone would probe nothing: refused, not ignored.
+  EXPECT_NE(usage_error_of({"--landscape-steps", "1,2"}).find("--landscape-every"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--landscape-every", "-1"}).find("--landscape-every"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--landscape-every", "5", "--landscape-steps", "1,-2"})
+                .find("--landscape-steps"),
+            std::string::npos);
+  usage_error_of({"--landscape-every", "5", "--landscape-steps", "1,nan"});
+  usage_error_of({"--landscape-every", "5", "--landscape-steps", "one"});
+  // A probe changes nothing a run computes: a resumed run may start, stop or change them.
+  const auto resumed =
+      parse_command({"--resume", "x", "--landscape-every", "50", "--landscape-steps", "1"});
+  ASSERT_TRUE(resumed.has_value());
+  TrainConfig saved;
+  const TrainConfig merged = apply_resume_request(saved, std::get<ResumeRequest>(*resumed));
+  EXPECT_EQ(merged.landscape_every, 50);
+  EXPECT_EQ(merged.landscape_steps, std::vector<double>{1.0});
+}
+
 TEST(Cli, ResumeRequestOverridesTheSavedConfiguration) {
   TrainConfig saved;
   saved.norm = NormKind::kLayer;

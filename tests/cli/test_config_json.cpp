@@ -25,6 +25,8 @@ TEST(ConfigJson, RoundTripsEveryField) {
   config.limit_test = 100;
   config.misclassified = 20;
   config.diagnostics_every = 7;
+  config.landscape_every = 9;
+  config.landscape_steps = {0.25, 3.0};
   config.out_dir = "runs/x";
   config.fused_kernels = false;
   config.schedule.kind = SchedulerKind::kStep;
@@ -48,6 +50,8 @@ TEST(ConfigJson, RoundTripsEveryField) {
   EXPECT_EQ(back.limit_test, 100);
   EXPECT_EQ(back.misclassified, 20);
   EXPECT_EQ(back.diagnostics_every, 7);
+  EXPECT_EQ(back.landscape_every, 9);
+  EXPECT_EQ(back.landscape_steps, (std::vector<double>{0.25, 3.0}));
   EXPECT_EQ(back.out_dir, "runs/x");
   EXPECT_FALSE(back.fused_kernels);
   EXPECT_EQ(back.schedule.kind, SchedulerKind::kStep);

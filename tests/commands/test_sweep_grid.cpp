@@ -47,6 +47,20 @@ TEST(SweepGrid, ValuesSplitAtCommasFirstFlagOutermost) {
                                 {"--norm", "gn", "--seed", "2"}}));
 }
 
+TEST(SweepGrid, AFlagWhoseValueIsAListTakesItWhole) {
+  const std::vector<GridPoint> points =
+      expand({"--norm", "bn,gn", "--groups", "8", "--landscape-every", "100", "--landscape-steps",
+              "0.5,1,2", "--seed", "1,2"});
+  ASSERT_EQ(points.size(), 4u);
+  for (const GridPoint& point : points) {
+    EXPECT_EQ(point.config.landscape_steps, (std::vector<double>{0.5, 1.0, 2.0}));
+    EXPECT_EQ(point.config.landscape_every, 100);
+  }
+  // Without the flag it needs, normtrain's reason.
+  EXPECT_NE(usage_error_of({"--landscape-steps", "1,2"}).find("--landscape-every"),
+            std::string::npos);
+}
+
 TEST(SweepGrid, EachRunIsReadByNormtrainsOwnParsing) {
   const std::vector<GridPoint> points = expand({"--norm", "gn", "--groups", "4", "--l1", "1e-2"});
   ASSERT_EQ(points.size(), 1u);

@@ -150,10 +150,12 @@ TEST(MetricsCsv, LayersCsvOnlyWithDiagnosticsAndTruncatedLikeTheOthers) {
   TempDir without;
   { MetricsCsvWriter writer(without.path(), MetricsCsvWriter::Mode::kCreate); }
   EXPECT_FALSE(fs::exists(without.path() / "layers.csv"));
+  EXPECT_FALSE(fs::exists(without.path() / "landscape.csv"));
+  EXPECT_FALSE(fs::exists(without.path() / "landscape_summary.csv"));
 
   TempDir dir;
   {
-    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate, /*diagnostics=*/true);
+    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate, OptionalCsvs{true, false});
     for (int epoch = 1; epoch <= 3; ++epoch) {
       writer.on_layer_diagnostics({sample_layer_row(epoch * 10, epoch)});
       writer.on_epoch_end(sample_epoch(epoch), {});
@@ -163,6 +165,45 @@ TEST(MetricsCsv, LayersCsvOnlyWithDiagnosticsAndTruncatedLikeTheOthers) {
   EXPECT_EQ(read_text(dir.path() / "layers.csv"),
             std::string(kLayersCsvHeader) + "\n" + format_layers_row(sample_layer_row(10, 1)) +
                 "\n" + format_layers_row(sample_layer_row(20, 2)) + "\n");
+}
+
+LandscapeProbe sample_probe(std::int64_t step, int epoch) {
+  LandscapeProbe probe;
+  probe.step = step;
+  probe.epoch = epoch;
+  probe.lr = 0.01;
+  probe.loss = 0.5;
+  probe.grad_norm = 2.0;
+  probe.points = {{0.005, 0.45, 0.25}, {0.02, 0.625, 1.0}};
+  return probe;
+}
+
+TEST(MetricsCsv, LandscapeRowsOnePerStepSizeAndASummaryRowPerProbe) {
+  EXPECT_EQ(format_landscape_rows(sample_probe(41, 1)),
+            "41,1,0.005,0.45,0.25\n41,1,0.02,0.625,1\n");
+  // Loss range 0.45 to 0.625; beta-smoothness max(0.25 / (0.005 * 2), 1 / (0.02 * 2)) = 25.
+  EXPECT_EQ(format_landscape_summary_row(sample_probe(41, 1)),
+            "41,1,0.01,0.5,2,0.45,0.625,0.175,1,25");
+}
+
+TEST(MetricsCsv, LandscapeCsvsOnlyWithProbesAndTruncatedLikeTheOthers) {
+  TempDir dir;
+  {
+    MetricsCsvWriter writer(dir.path(), MetricsCsvWriter::Mode::kCreate, OptionalCsvs{false, true});
+    for (int epoch = 1; epoch <= 3; ++epoch) {
+      writer.on_landscape({sample_probe(epoch * 10, epoch)});
+      writer.on_epoch_end(sample_epoch(epoch), {});
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir.path() / "layers.csv"));
+  truncate_run_csvs(dir.path(), 2);
+  EXPECT_EQ(read_text(dir.path() / "landscape.csv"),
+            std::string(kLandscapeCsvHeader) + "\n" + format_landscape_rows(sample_probe(10, 1)) +
+                format_landscape_rows(sample_probe(20, 2)));
+  EXPECT_EQ(read_text(dir.path() / "landscape_summary.csv"),
+            std::string(kLandscapeSummaryCsvHeader) + "\n" +
+                format_landscape_summary_row(sample_probe(10, 1)) + "\n" +
+                format_landscape_summary_row(sample_probe(20, 2)) + "\n");
 }
 
 TEST(MetricsCsv, TruncateDropsEpochsPastTheCheckpoint) {

@@ -284,5 +284,22 @@ TEST(RunReport, PlotDataNeedsStepsCsv) {
   EXPECT_FALSE(fs::exists(temp.path() / "data"));
 }
 
+TEST(RunReport, DiagnosticsTablesInsteadOfTheAccuracyTableAndAlone) {
+  ReportRequest request;
+  request.runs = {fixture("bn-l1-0.01")};
+  request.diagnostics = true;
+  std::ostringstream out;
+  EXPECT_EQ(run_report(request, out), 0);
+  // The fixture predates layers.csv and the probes: the tables show that it has none.
+  expect_mentions(out.str(), "### The blocks");
+  expect_mentions(out.str(), "| BN + L1 0.01 | 0 | - | - | - |");
+  EXPECT_EQ(out.str().find("Best training accuracy"), std::string::npos);
+  request.aggregate = true;
+  std::ostringstream refused;
+  expect_mentions(error_of([&] { run_report(request, refused); }, ErrorKind::kUsage),
+                  "--diagnostics");
+  EXPECT_EQ(refused.str(), "");
+}
+
 }  // namespace
 }  // namespace normtrain

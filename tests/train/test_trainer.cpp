@@ -9,6 +9,7 @@
 
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/convolution_check.hpp"
+#include "normtrain/train/objective.hpp"
 #include "onednn_setting.hpp"
 #include "test_support.hpp"
 

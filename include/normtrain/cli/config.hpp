@@ -103,6 +103,9 @@ struct RunSpec {
 // README's "Per-layer diagnostics").
 inline constexpr int kDefaultDiagnosticsEvery = 20;
 
+// The default step sizes of a landscape probe, as multiples of the step's learning rate.
+inline const std::vector<double> kDefaultLandscapeSteps = {0.5, 1.0, 2.0, 4.0};
+
 // Where and how a run happens. Changing any of it changes no number a run computes (on the
 // CPU with the same thread count, not even the last digit), so a resumed run may change it.
 struct RunEnvironment {
@@ -126,6 +129,12 @@ struct RunEnvironment {
   // images under the epoch's weights (precise_batch_norm.hpp); 0 = not. bn and brn only. The
   // trained model and its saved statistics stay as they are.
   std::int64_t precise_bn = 0;
+  // landscape.csv and landscape_summary.csv probe the loss along the gradient at step 1 and
+  // every this many steps after (landscape_probe.hpp); 0 = never. Each probe costs about one
+  // training step per step size, and changes nothing the run computes.
+  int landscape_every = 0;
+  // The probes' step sizes, as multiples of the step's learning rate.
+  std::vector<double> landscape_steps = kDefaultLandscapeSteps;
   // No summary, no per-epoch lines, no progress bar.
   bool quiet = false;
 };
@@ -152,6 +161,8 @@ struct ResumeRequest {
   std::optional<int> misclassified;
   std::optional<int> diagnostics_every;
   std::optional<std::int64_t> precise_bn;
+  std::optional<int> landscape_every;
+  std::optional<std::vector<double>> landscape_steps;
   bool quiet = false;
   bool download = true;
   std::string mirror;

@@ -15,6 +15,8 @@ struct ReportRequest {
   bool aggregate = false;
   // Write PLOT_DATA/runs.tsv (see report/plot_data.hpp) instead of printing a table.
   std::optional<std::string> plot_data;
+  // The tables of the runs' diagnostics files (report/diagnostics_table.hpp) instead.
+  bool diagnostics = false;
 };
 
 // Prints the table `request` asks for to `out`, or writes its plot data; returns the exit

@@ -16,24 +16,6 @@
 
 namespace normtrain {
 
-// Sum of |p| over every element of every tensor in `parameters`.
-torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters);
-
-// The objective SGD minimises: mean NLL of the log-probabilities, plus l1 * sum(|p|) over
-// `parameters` when l1 > 0 (norm weights and biases included). Both parts, since metrics.csv
-// reports the NLL on its own too. Only `nll` carries the autograd graph: after nll.backward(),
-// add_l1_subgradient adds the penalty's share, and the gradients are then those of `total`.
-struct ObjectiveTerms {
-  torch::Tensor nll;    // differentiable
-  torch::Tensor total;  // the value alone
-};
-ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tensor& targets,
-                               const std::vector<torch::Tensor>& parameters, double l1);
-
-// Adds l1 * sign(p) to the gradient of every parameter: the gradient of l1 * sum(|p|), bit for
-// bit what autograd gives, in one operation per parameter instead of a graph through |p|.
-void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1);
-
 // A model's performance on a data set, with its per-example predictions (on the CPU) for the
 // confusion matrix and the misclassified images.
 struct EvalResult {
@@ -82,8 +64,9 @@ inline constexpr std::int64_t kDeviceDivergenceCheckEvery = 50;
 struct EpochResult {
   EpochMetrics metrics;
   std::vector<StepMetrics> steps;
-  std::vector<LayerDiagnostics> layers;  // the rows of the epoch's diagnostics steps
-  EvalResult test;                       // the end-of-epoch evaluation, predictions included
+  std::vector<LayerDiagnostics> layers;   // the rows of the epoch's diagnostics steps
+  std::vector<LandscapeProbe> landscape;  // the epoch's probed steps
+  EvalResult test;                        // the end-of-epoch evaluation, predictions included
   // The pass stopped early because stop_requested() said so; nothing else is valid then.
   bool interrupted = false;
   // The pass stopped early because training diverged; nothing else is valid then.

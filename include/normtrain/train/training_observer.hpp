@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "normtrain/train/landscape.hpp"
+
 namespace normtrain {
 
 // What one finished epoch measured. Losses are per-sample means; accuracies are percentages.
@@ -65,6 +67,9 @@ class TrainingObserver {
   // After each epoch's test pass and before on_epoch_end, with the layers.csv rows of the
   // epoch's diagnostics steps (none when --diagnostics-every is 0).
   virtual void on_layer_diagnostics(const std::vector<LayerDiagnostics>& /*rows*/) {}
+  // After each epoch's test pass and before on_epoch_end, with the epoch's landscape probes
+  // (none when --landscape-every is 0).
+  virtual void on_landscape(const std::vector<LandscapeProbe>& /*probes*/) {}
   // After each epoch's test pass, with every step of that epoch.
   virtual void on_epoch_end(const EpochMetrics& /*epoch*/,
                             const std::vector<StepMetrics>& /*steps*/) {}

@@ -60,6 +60,15 @@ std::vector<std::string> split_values(const std::string& flag, const std::string
   }
 }
 
+// The value of a flag that takes a list (list_flag_names) as the one value it is.
+std::vector<std::string> one_value(const std::string& flag, const std::string& value) {
+  if (value.find('\n') != std::string::npos) {
+    throw UsageError(fmt::format("grid: {} has a value with a newline", flag));
+  }
+  if (value.empty()) throw UsageError(fmt::format("grid: {} has an empty value", flag));
+  return {value};
+}
+
 Grid parse_grid(const std::vector<std::string>& words) {
   Grid grid;
   for (std::size_t i = 0; i < words.size(); ++i) {
@@ -78,10 +87,15 @@ Grid parse_grid(const std::vector<std::string>& words) {
             fmt::format("grid: {} is given twice; list its values with commas", entry.flag));
       }
     }
+    const std::vector<std::string>& lists = list_flag_names();
+    const bool one_list = std::find(lists.begin(), lists.end(), entry.flag) != lists.end();
+    const auto values_of = [&](const std::string& value) {
+      return one_list ? one_value(entry.flag, value) : split_values(entry.flag, value);
+    };
     if (equals != std::string::npos) {
-      entry.values = split_values(entry.flag, word.substr(equals + 1));
+      entry.values = values_of(word.substr(equals + 1));
     } else if (i + 1 < words.size() && words[i + 1].rfind("--", 0) != 0) {
-      entry.values = split_values(entry.flag, words[++i]);
+      entry.values = values_of(words[++i]);
     }
     grid.push_back(std::move(entry));
   }
@@ -195,8 +209,20 @@ std::vector<GridPoint> expand_grid(const Grid& grid) {
       try {
         entry->second = applicable(parse_training_flags(deciders));
       } catch (const Error&) {
-        parse_run(all);  // normtrain's reason, naming the run
-        throw;
+        // A flag refused alone because it needs another non-identity flag (--landscape-steps
+        // needs --landscape-every) is read with the run's other unconditional flags, which
+        // change no identity flag's applicability.
+        std::vector<std::string> unconditional;
+        for (std::size_t i = 0; i < grid.size(); ++i) {
+          if (conditional.count(grid[i].flag) == 0)
+            append_flag(unconditional, grid[i], value_of(i));
+        }
+        try {
+          entry->second = applicable(parse_training_flags(unconditional));
+        } catch (const Error&) {
+          parse_run(all);  // normtrain's reason, naming the run
+          throw;
+        }
       }
     }
     GridPoint point;

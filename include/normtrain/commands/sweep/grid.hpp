@@ -19,8 +19,9 @@ using Grid = std::vector<GridFlag>;
 
 // Reads the words after a sweep's `--` into grids, one more after each further `--`. A word
 // starting with "--" is a flag (or --flag=VALUE); the word after a flag, unless it is a flag
-// itself, is its value, split at commas. Throws a usage Error for a word that is not a flag, an
-// empty value, a flag given twice in a grid, and the flags the sweep sets itself (--out,
+// itself, is its value, split at commas (except for the flags whose one value is a list,
+// list_flag_names, such as --landscape-steps). Throws a usage Error for a word that is not a flag,
+// an empty value, a flag given twice in a grid, and the flags the sweep sets itself (--out,
 // --continue, ...) or that do not train (--help, --verify-data).
 std::vector<Grid> parse_grids(const std::vector<std::string>& words);
 
