@@ -9,9 +9,7 @@
 #include "normtrain/common/error.hpp"
 
 namespace normtrain {
-namespace {
-
-std::vector<std::string> split_commas(const std::string& line) {
+std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> fields;
   std::size_t start = 0;
   for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1) {
@@ -20,8 +18,6 @@ std::vector<std::string> split_commas(const std::string& line) {
   fields.push_back(line.substr(start));
   return fields;
 }
-
-}  // namespace
 
 CsvTable CsvTable::read(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -32,9 +28,9 @@ CsvTable CsvTable::read(const std::filesystem::path& path) {
     throw RuntimeError(
         fmt::format("{} is missing, unreadable or has no header line", path.string()));
   }
-  table.header_ = split_commas(line);
+  table.header_ = split_csv_line(line);
   for (std::size_t number = 2; std::getline(in, line); ++number) {
-    std::vector<std::string> fields = split_commas(line);
+    std::vector<std::string> fields = split_csv_line(line);
     if (fields.size() != table.header_.size()) {
       throw RuntimeError(fmt::format("{}, line {}: {} fields where the header has {}",
                                      path.string(), number, fields.size(), table.header_.size()));

@@ -7,6 +7,7 @@
 
 #include "normtrain/common/error.hpp"
 #include "normtrain/common/file_io.hpp"
+#include "normtrain/report/csv_table.hpp"
 
 namespace normtrain {
 namespace {
@@ -22,16 +23,6 @@ OutputFile open_csv(const std::filesystem::path& path, const char* header,
   return file;
 }
 
-std::vector<std::string> split_fields(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t start = 0;
-  for (std::size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1) {
-    fields.push_back(line.substr(start, comma - start));
-  }
-  fields.push_back(line.substr(start));
-  return fields;
-}
-
 // Keeps the header and the rows whose `epoch_column` is at most `last_epoch`.
 void truncate_csv(const std::filesystem::path& path, std::size_t epoch_column, int last_epoch) {
   std::ifstream in(path);
@@ -40,7 +31,7 @@ void truncate_csv(const std::filesystem::path& path, std::size_t epoch_column, i
   std::string line;
   bool header = true;
   while (std::getline(in, line)) {
-    const std::vector<std::string> fields = split_fields(line);
+    const std::vector<std::string> fields = split_csv_line(line);
     if (header ||
         (fields.size() > epoch_column && std::atoi(fields[epoch_column].c_str()) <= last_epoch)) {
       kept += line + "\n";
@@ -61,7 +52,7 @@ std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
   }
   std::vector<EpochMetrics> rows;
   while (std::getline(in, line)) {
-    const std::vector<std::string> f = split_fields(line);
+    const std::vector<std::string> f = split_csv_line(line);
     if (f.size() < 8) {
       throw RuntimeError(fmt::format("{}: malformed row '{}'", path.string(), line));
     }

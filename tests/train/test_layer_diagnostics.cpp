@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include "normtrain/data/mnist.hpp"
 #include "normtrain/train/trainer.hpp"
 #include "onednn_setting.hpp"
 #include "test_support.hpp"
+#include "tiny_data.hpp"
 #include "two_epochs.hpp"
 
 namespace normtrain {
@@ -143,12 +143,8 @@ TEST(LayerDiagnostics, AffineMeansOnlyWhereTheNormHasThem) {
 }
 
 TEST(LayerDiagnostics, TheTrainerWritesRowsAtStepOneAndEveryNStepsWithoutChangingTraining) {
-  const auto tiny = [](Split split, std::int64_t limit) {
-    return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
-                             dataset_info(DatasetKind::kMnist));
-  };
-  const TensorDataset train = tiny(Split::kTrain, 640);  // 5 steps of 128
-  const TensorDataset test = tiny(Split::kTest, 100);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 640);  // 5 steps of 128
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 100);
   TrainConfig config;
   config.norm = NormKind::kBatch;
   config.l1 = 0.01;

@@ -6,15 +6,11 @@
 #include "normtrain/data/batches.hpp"
 #include "normtrain/data/mnist.hpp"
 #include "test_support.hpp"
+#include "tiny_data.hpp"
 #include "two_epochs.hpp"
 
 namespace normtrain {
 namespace {
-
-TensorDataset tiny(Split split, std::int64_t limit) {
-  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
-                           dataset_info(DatasetKind::kMnist));
-}
 
 void reset_running_statistics(NormNet& model) {
   torch::NoGradGuard no_grad;
@@ -30,7 +26,7 @@ TEST(PreciseBatchNorm, TheFirstBlocksStatisticsAreTheAverageOverBatches) {
     torch::manual_seed(7);
     NormNet model(ModelOptions{NormKind::kBatch, 8, 0.0, fused});
     reset_running_statistics(model);
-    const TensorDataset train = tiny(Split::kTrain, 300);
+    const TensorDataset train = testing::tiny_mnist(Split::kTrain, 300);
     // 300 images in batches of 128: 128, 128 and 44, each batch one term of the average.
     const PreciseStatistics precise = precise_statistics(model, train, 300, 128);
     torch::Tensor mean_sum = torch::zeros({8}, torch::kFloat64);
@@ -58,8 +54,8 @@ TEST(PreciseBatchNorm, LeavesTheModelAndTheGeneratorAsTheyWere) {
   model->train();
   const std::vector<torch::Tensor> before = testing::model_state(*model);
   testing::expect_no_global_random_draws([&] {
-    evaluate_with_precise_statistics(model, tiny(Split::kTrain, 256), 256, 64,
-                                     tiny(Split::kTest, 50));
+    evaluate_with_precise_statistics(model, testing::tiny_mnist(Split::kTrain, 256), 256, 64,
+                                     testing::tiny_mnist(Split::kTest, 50));
   });
   EXPECT_TRUE(model->is_training());
   testing::expect_state_unchanged(*model, before);
@@ -69,8 +65,8 @@ TEST(PreciseBatchNorm, RecoversAModelWhoseRunningStatisticsWereLost) {
   torch::set_num_threads(2);
   TrainConfig config;
   config.lr = 0.05;
-  const TensorDataset train = tiny(Split::kTrain, 0);
-  const TensorDataset test = tiny(Split::kTest, 0);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 0);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 0);
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
   Trainer trainer(model, config);
@@ -87,12 +83,13 @@ TEST(PreciseBatchNorm, RecoversAModelWhoseRunningStatisticsWereLost) {
 
 TEST(PreciseBatchNorm, RefusesAModelWithoutRunningStatistics) {
   NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0, true});
-  EXPECT_THROW(precise_statistics(model, tiny(Split::kTrain, 10), 10, 5), c10::Error);
+  EXPECT_THROW(precise_statistics(model, testing::tiny_mnist(Split::kTrain, 10), 10, 5),
+               c10::Error);
 }
 
 TEST(PreciseBatchNorm, TheTrainerAddsThePreciseColumnsWithoutChangingTraining) {
-  const TensorDataset train = tiny(Split::kTrain, 384);
-  const TensorDataset test = tiny(Split::kTest, 100);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 384);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 100);
   TrainConfig config;
   const testing::TwoEpochs without = testing::train_two_epochs(config, train, test);
   config.precise_bn = 256;

@@ -12,6 +12,7 @@
 #include "normtrain/train/objective.hpp"
 #include "onednn_setting.hpp"
 #include "test_support.hpp"
+#include "tiny_data.hpp"
 
 namespace normtrain {
 namespace {
@@ -81,12 +82,8 @@ TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {
   config.fused_kernels = has_fused_kernels(config.norm);
   // A larger step than the recipe's, so that a few dozen steps are enough to see learning.
   config.lr = 0.05;
-  const TensorDataset train =
-      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTrain), torch::kCPU,
-                        dataset_info(DatasetKind::kMnist));
-  const TensorDataset test =
-      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
-                        dataset_info(DatasetKind::kMnist));
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest);
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
   Trainer trainer(model, config);
@@ -121,16 +118,8 @@ INSTANTIATE_TEST_SUITE_P(EveryNorm, SmokeTraining,
                                            NormKind::kRms),
                          [](const auto& param_info) { return to_flag(param_info.param); });
 
-// The committed subset as device tensors, cut to the first `limit` training images.
-TensorDataset tiny_split(Split split, std::int64_t limit = 0) {
-  return to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), split, limit), torch::kCPU,
-                           dataset_info(DatasetKind::kMnist));
-}
-
 TEST(Evaluate, CountsMatchPredictions) {
-  const TensorDataset test =
-      to_tensor_dataset(load_mnist_split(testing::tiny_mnist_dir(), Split::kTest), torch::kCPU,
-                        dataset_info(DatasetKind::kMnist));
+  const TensorDataset test = testing::tiny_mnist(Split::kTest);
   torch::manual_seed(1);
   NormNet model(ModelOptions{NormKind::kLayer, 8, 0.0});
   const EvalResult result = evaluate(model, test, 128);
@@ -150,14 +139,14 @@ class EvaluateBatchSize : public ::testing::TestWithParam<std::tuple<NormKind, b
 TEST_P(EvaluateBatchSize, DoesNotChangeAnyResult) {
   torch::set_num_threads(2);
   const auto [norm, fused] = GetParam();
-  const TensorDataset test = tiny_split(Split::kTest, 200);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 200);
   torch::manual_seed(3);
   NormNet model(ModelOptions{norm, 8, 0.0, fused});
   {
     // A few training-mode passes move BatchNorm's running statistics off 0 and 1.
     torch::NoGradGuard no_grad;
     model->train();
-    const TensorDataset train = tiny_split(Split::kTrain, 384);
+    const TensorDataset train = testing::tiny_mnist(Split::kTrain, 384);
     for (std::int64_t start = 0; start < train.size(); start += 128) {
       model->forward(plain_batch(train, start, 128).inputs);
     }
@@ -191,7 +180,7 @@ INSTANTIATE_TEST_SUITE_P(EveryNormFusedAndStock, EvaluateBatchSize,
 
 // The loss is the mean per-example NLL of the model's log-probabilities, computed in double.
 TEST(Evaluate, LossIsTheMeanPerExampleNll) {
-  const TensorDataset test = tiny_split(Split::kTest, 0);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 0);
   torch::manual_seed(1);
   NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0});
   const EvalResult result = evaluate(model, test, 64);
@@ -204,13 +193,13 @@ TEST(Evaluate, LossIsTheMeanPerExampleNll) {
 }
 
 TEST(Evaluate, RefusesABatchSizeBelowTwo) {
-  const TensorDataset test = tiny_split(Split::kTest, 0);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 0);
   NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0});
   EXPECT_THROW(evaluate(model, test, 1), c10::Error);
 }
 
 TEST(Evaluate, TakesADataSetOfOneImage) {
-  const TensorDataset test = tiny_split(Split::kTest, 1);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 1);
   NormNet model(ModelOptions{NormKind::kGroup, 8, 0.0});
   const EvalResult result = evaluate(model, test);
   EXPECT_EQ(result.predictions.size(0), 1);
@@ -222,8 +211,8 @@ TEST(Divergence, AHugeLearningRateStopsTheEpochAtTheFirstNonFiniteStep) {
   TrainConfig config;
   config.norm = NormKind::kBatch;
   config.lr = 1e30;
-  const TensorDataset train = tiny_split(Split::kTrain, 1024);
-  const TensorDataset test = tiny_split(Split::kTest, 100);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 1024);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 100);
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
   Trainer trainer(model, config);
@@ -247,8 +236,8 @@ TEST(Divergence, ANonFiniteParameterIsCaughtEvenWhenTheLossStaysFinite) {
     TrainConfig config;
     config.norm = NormKind::kGroup;
     config.fused_kernels = fused;
-    const TensorDataset train = tiny_split(Split::kTrain, 256);
-    const TensorDataset test = tiny_split(Split::kTest, 100);
+    const TensorDataset train = testing::tiny_mnist(Split::kTrain, 256);
+    const TensorDataset test = testing::tiny_mnist(Split::kTest, 100);
     torch::manual_seed(config.seed);
     NormNet model(model_options(config));
     Trainer trainer(model, config);
@@ -266,8 +255,8 @@ TEST(Divergence, ANonFiniteParameterIsCaughtEvenWhenTheLossStaysFinite) {
 // one, whose batch statistics (bn, brn) still have a whole feature map per channel.
 TEST(SmallBatches, EveryNormTrainsAtBatchTwoWithALastBatchOfOne) {
   torch::set_num_threads(1);
-  const TensorDataset train = tiny_split(Split::kTrain, 5);
-  const TensorDataset test = tiny_split(Split::kTest, 50);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 5);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 50);
   for (NormKind norm :
        {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup, NormKind::kInstance, NormKind::kNone,
         NormKind::kBatchRenorm, NormKind::kFilterResponse, NormKind::kRms}) {
@@ -298,8 +287,8 @@ TEST(SmallBatches, EveryNormTrainsAtBatchTwoWithALastBatchOfOne) {
 
 TEST(Divergence, AHealthyEpochReportsNone) {
   TrainConfig config;
-  const TensorDataset train = tiny_split(Split::kTrain, 256);
-  const TensorDataset test = tiny_split(Split::kTest, 100);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 256);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 100);
   torch::manual_seed(config.seed);
   NormNet model(model_options(config));
   Trainer trainer(model, config);

@@ -8,6 +8,9 @@
 
 namespace normtrain {
 
+// The fields of one line of a normtrain CSV file (split at every comma; no quoting).
+std::vector<std::string> split_csv_line(const std::string& line);
+
 // A CSV file as normtrain writes them: a header line of column names, then rows of fields
 // separated by commas, without quoting (no field holds a comma).
 class CsvTable {
