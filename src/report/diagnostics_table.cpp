@@ -112,7 +112,12 @@ std::string layers_row(const RunSummary& run) {
   if (!weight.empty()) {
     weight_first = weight.front().value;
     weight_last = weight.back().value;
-    if (*weight_last > 0.0) growth = std::pow(*weight_first / *weight_last, 2.0);
+    // Without a norm or weight standardization a block is not scale-invariant in its weights.
+    const bool scale_invariant =
+        run.config.norm != NormKind::kNone || run.config.weight_standardization;
+    if (scale_invariant && *weight_last > 0.0) {
+      growth = std::pow(*weight_first / *weight_last, 2.0);
+    }
   }
   std::optional<double> gamma_first;
   std::optional<double> gamma_last;

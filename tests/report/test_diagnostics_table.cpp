@@ -98,6 +98,19 @@ TEST(DiagnosticsTables, SummariseEachRunsFilesAndShowWhatIsMissing) {
   expect_mentions(text, "| LN (seed 2) | 0 | - | - | - |\n");
 }
 
+TEST(DiagnosticsTables, NoEffectiveStepGrowthWithoutScaleInvariance) {
+  TempDir dir;
+  RunSummary none = run_in(dir.path() / "none", "No norm", 1);
+  none.config.norm = NormKind::kNone;
+  write(none.folder / "metrics.csv", metrics_rows({{98.0, std::nullopt}}));
+  write(none.folder / "layers.csv", std::string(kLayersCsvHeader) +
+                                        "\n1,1,1,block1,0,0,0.5,0,1,4,0,0.01,,\n"
+                                        "3,2,1,block1,0,0,0.5,0,1,2,0,0.01,,\n");
+  expect_mentions(diagnostics_tables({none}), "| No norm | 4 → 2 | - | - |");
+  none.config.weight_standardization = true;
+  expect_mentions(diagnostics_tables({none}), "| No norm | 4 → 2 | ×4 | - |");
+}
+
 TEST(DiagnosticsTables, SaySoWhenNoRunHasPreciseStatistics) {
   TempDir dir;
   const RunSummary ln = run_in(dir.path() / "ln", "LN", 1);
