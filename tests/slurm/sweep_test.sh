@@ -94,7 +94,11 @@ fi
 sweep --slurm --wait --threads-per-job 1 --out "$base/s" -- "${grid[@]}"
 all_once=1
 for name in "${names[@]}"; do once "$base/s/$name" 1 || all_once=0; done
-if [ "$status" -eq 0 ] && grep -qx 'sweep: 4 completed now, 0 skipped as complete, 0 diverged, 0 failed' "$work/out" &&
+# Tasks may finish before --wait looks, and then count as skipped as complete: all 4 are done.
+read -r now done_before < <(sed -nE \
+  's/^sweep: ([0-9]+) completed now, ([0-9]+) skipped as complete, 0 diverged, 0 failed$/\1 \2/p' \
+  "$work/out")
+if [ "$status" -eq 0 ] && [ $((${now:-0} + ${done_before:-0})) -eq 4 ] &&
   [ "$all_once" -eq 1 ] && grep -q '^  normtrain report --aggregate ' "$work/out" &&
   [ "$(cd "$base/s/.sweep" && md5sum plan-*.json)" = "$plans_before" ]; then
   ok "--wait waits for both arrays: every run complete, each trained once, plan files unchanged"
