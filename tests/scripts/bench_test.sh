@@ -10,14 +10,8 @@ src=$1
 normtrain=$2
 table=$src/bench/bench_table.py
 fixtures=$src/tests/fixtures/bench
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $1"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # same EXPECTED_FILE COMMAND...: COMMAND exits 0 and prints exactly EXPECTED_FILE.
 same() {

@@ -10,14 +10,8 @@ src=$1
 bin=$2
 export NORMTRAIN_BINARY=$bin
 plot=$src/scripts/plot-diagnostics.sh
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $1"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 if ! command -v gnuplot >/dev/null 2>&1; then
   echo "gnuplot not installed (apt-get install gnuplot-nox); skipping"
@@ -88,18 +82,7 @@ plot_ok "beside a run without layers.csv" "fixtures/runs/ln.*no layers.csv" \
   "$src/tests/fixtures/runs/ln" "$work/bn"
 
 # expect STATUS MESSAGE_REGEX ARGS...: plot-diagnostics.sh ARGS exits STATUS and names the problem.
-expect() {
-  local want=$1 pattern=$2
-  shift 2
-  bash "$plot" "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" -ne "$want" ] || ! grep -Eq -- "$pattern" "$work/err" "$work/out"; then
-    fail "plot-diagnostics.sh $* -> exit $got (want $want), output:"
-    cat "$work/err" "$work/out"
-  else
-    echo "ok:   plot-diagnostics.sh $* -> $got"
-  fi
-}
+expect() { expect_status plot-diagnostics.sh "$plot" "$@"; }
 
 mkdir -p "$work/not-a-run"
 expect 1 "$work/not-a-run.*metrics.csv" -o "$work/x.png" "$work/bn" "$work/not-a-run"
@@ -110,7 +93,4 @@ expect 2 "no run folders" -o "$work/x.png"
 expect 2 "unknown option '--bogus'" --bogus -o "$work/x.png" "$work/bn"
 expect 0 "^Usage: scripts/plot-diagnostics.sh" --help
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures case(s) failed"
-  exit 1
-fi
+finish

@@ -7,14 +7,8 @@ src=$1
 export NORMTRAIN_BINARY=$2
 plot=$src/scripts/plot.sh
 runs=$src/tests/fixtures/runs
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $1"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 if ! command -v gnuplot >/dev/null 2>&1; then
   echo "gnuplot not installed (apt-get install gnuplot-nox); skipping"
@@ -46,18 +40,7 @@ else
 fi
 
 # expect STATUS MESSAGE_REGEX ARGS...: plot.sh ARGS exits STATUS and names the problem.
-expect() {
-  local want=$1 pattern=$2
-  shift 2
-  bash "$plot" "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" -ne "$want" ] || ! grep -Eq -- "$pattern" "$work/err" "$work/out"; then
-    fail "plot.sh $* -> exit $got (want $want), output:"
-    cat "$work/err" "$work/out"
-  else
-    echo "ok:   plot.sh $* -> $got"
-  fi
-}
+expect() { expect_status plot.sh "$plot" "$@"; }
 
 mkdir -p "$work/not-a-run"
 expect 1 "$work/not-a-run.*metrics.csv" -o "$work/x.png" "$runs/ln" "$work/not-a-run"
@@ -66,7 +49,4 @@ expect 2 "-o OUT.png" "$runs/ln"
 expect 2 "no run folders" -o "$work/x.png"
 expect 0 "^Usage: scripts/plot.sh" --help
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures case(s) failed"
-  exit 1
-fi
+finish

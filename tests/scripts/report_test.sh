@@ -9,14 +9,8 @@ src=$1
 export NORMTRAIN_BINARY=$2
 report=$src/scripts/report.sh
 runs=$src/tests/fixtures/runs
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $1"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/scripts/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # table EXPECTED_FILE ARGS...: report.sh ARGS exits 0 and prints exactly EXPECTED_FILE.
 table() {
@@ -35,18 +29,7 @@ table() {
 }
 
 # expect STATUS MESSAGE_REGEX ARGS...: report.sh ARGS exits STATUS and prints a match.
-expect() {
-  local want=$1 pattern=$2
-  shift 2
-  bash "$report" "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [ "$got" -ne "$want" ] || ! grep -Eq -- "$pattern" "$work/err" "$work/out"; then
-    fail "report.sh $* -> exit $got (want $want), output:"
-    cat "$work/err" "$work/out"
-  else
-    echo "ok:   report.sh $* -> $got"
-  fi
-}
+expect() { expect_status report.sh "$report" "$@"; }
 
 table "$src/tests/fixtures/report_expected.md" "$runs/bn-l1-0.01" "$runs/ln" "$runs/gn-8"
 # Two seeds of gn-8 make one row with a standard deviation; single runs show "-".
@@ -128,7 +111,4 @@ expect 2 "no run folders"
 expect 2 "--bogus" --bogus "$runs/ln"
 expect 0 "Usage: .*report" --help
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures case(s) failed"
-  exit 1
-fi
+finish
