@@ -213,6 +213,12 @@ void add_training_options(CLI::App& app, TrainConfig& config) {
   app.add_option("--landscape-steps", config.landscape_steps,
                  "The probes' step sizes, as multiples of the learning rate")
       ->delimiter(',')
+      // CLI11 reads an empty value as 0: refuse it rather than probe at a step size of 0.
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            return value.empty() ? std::string("an empty step size") : std::string();
+          },
+          "", "not empty"))
       ->default_str("0.5,1,2,4");
   app.add_option("--out", config.out_dir,
                  "Output folder [default: runs/<variant>, plus -seed-N for a seed other than 1]");

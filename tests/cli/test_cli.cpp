@@ -225,6 +225,7 @@ TEST(Cli, LandscapeProbesTakeACadenceAndStepSizes) {
             std::string::npos);
   usage_error_of({"--landscape-every", "5", "--landscape-steps", "1,nan"});
   usage_error_of({"--landscape-every", "5", "--landscape-steps", "one"});
+  usage_error_of({"--landscape-every", "5", "--landscape-steps", ""});
   // A probe changes nothing a run computes: a resumed run may start, stop or change them.
   const auto resumed =
       parse_command({"--resume", "x", "--landscape-every", "50", "--landscape-steps", "1"});
