@@ -35,6 +35,7 @@ while [ $# -gt 0 ]; do
 done
 [ -x build/normtrain ] || scripts/build.sh
 
+# shellcheck disable=SC2054 # the commas are one value of --landscape-steps
 probes=(--landscape-every 100 --landscape-steps 0.5,1,2,4,8,16)
 # shellcheck disable=SC2054
 sweep=(--jobs "$jobs" --out "$out" --default-names --
@@ -43,12 +44,7 @@ sweep=(--jobs "$jobs" --out "$out" --default-names --
   --norm ln,gn,none --groups 8 "${probes[@]}" --seed "$seeds" --data-dir "$data_dir")
 
 # Fetch the data once, before parallel runs would race to download it.
-if ! build/normtrain --verify-data --data-dir "$data_dir" >/dev/null 2>&1; then
-  fetch=$(mktemp -d)
-  build/normtrain --norm ln --epochs 1 --limit-train 1 --limit-test 1 --batch-size 1 \
-    --data-dir "$data_dir" --out "$fetch/run" --quiet
-  rm -rf -- "$fetch"
-fi
+scripts/fetch_mnist.sh "$data_dir"
 
 status=0
 build/normtrain sweep "${sweep[@]}" || status=$?

@@ -39,12 +39,8 @@ sweep=(--jobs "$jobs" --out "$out" --default-names --
 # Fetch the data once, before parallel runs would race to download it (only when a run is to
 # train: the dry run says start, resume or extend).
 plan=$(build/normtrain sweep --dry-run "${sweep[@]}" 2>/dev/null || true)
-if grep -q '^\(start\|resume\|extend\) ' <<<"$plan" &&
-  ! build/normtrain --verify-data --data-dir "$data_dir" >/dev/null 2>&1; then
-  fetch=$(mktemp -d)
-  build/normtrain --norm ln --epochs 1 --limit-train 1 --limit-test 1 --batch-size 1 \
-    --data-dir "$data_dir" --out "$fetch/run" --quiet
-  rm -rf -- "$fetch"
+if grep -q '^\(start\|resume\|extend\) ' <<<"$plan"; then
+  scripts/fetch_mnist.sh "$data_dir"
 fi
 
 status=0
