@@ -49,6 +49,12 @@ std::string divergence_reason(double loss, double check) {
                      std::isnan(check) ? "nan" : "inf");
 }
 
+// Whether an observer with cadence `every` (--diagnostics-every, --landscape-every) looks at
+// 1-based `step`: step 1 and every `every` steps after; never when `every` is 0.
+bool is_observed_step(std::int64_t step, int every) {
+  return every > 0 && (step - 1) % every == 0;
+}
+
 }  // namespace
 
 torch::Tensor log_probabilities(NormNet& model, const TensorDataset& data,
@@ -161,9 +167,8 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     }
     const Batch batch = batches[i];
     const std::int64_t step = (epoch - 1) * batch_count + i + 1;
-    const bool diagnose =
-        config_.diagnostics_every > 0 && (step - 1) % config_.diagnostics_every == 0;
-    const bool probe = config_.landscape_every > 0 && (step - 1) % config_.landscape_every == 0;
+    const bool diagnose = is_observed_step(step, config_.diagnostics_every);
+    const bool probe = is_observed_step(step, config_.landscape_every);
     sgd_options.lr(schedule.lr_at(epoch, i));
     optimizer_.zero_grad();
     std::optional<ForwardPassState> before_forward;
