@@ -57,6 +57,11 @@ no_process() {
   ! pgrep -f "^$1\$" >/dev/null
 }
 
+# processes_at_least PATTERN N: at least N processes' command lines are exactly PATTERN.
+processes_at_least() {
+  [ "$(pgrep -c -f "^$1\$")" -ge "$2" ]
+}
+
 # --- start (timed) ---
 started=$(date +%s.%N)
 status=0
@@ -106,6 +111,12 @@ state=$(task_states "$sleepers" | sed -n 's/^0=//p')
 [ "$state" = CANCELLED ] || fail "task ${sleepers}_0 is '$state' after scancel, not CANCELLED"
 [ "$(running_count "$sleepers")" -ge 1 ] || fail "scancel of task 0 stopped the other tasks too"
 ok "scancel ${sleepers}_0 cancelled that task and left the others running"
+
+# Task 2 takes task 0's CPU. Cancel the rest only once its process exists: a kill that lands
+# while slurmd is still launching a task can miss the task's process (proctrack/linuxproc).
+remaining=$((cpus < 2 ? cpus : 2))
+wait_for 30 processes_at_least "$marker" "$remaining" ||
+  fail "only $(pgrep -c -f "^$marker\$") of the $remaining remaining tasks' processes started"
 
 scancel "$sleepers"
 wait_for 20 job_gone "$sleepers" || fail "array $sleepers still running after scancel"
