@@ -304,6 +304,11 @@ CLI::App* add_report_subcommand(CLI::App& app, ReportRequest& report, std::strin
                     "per-block weight norms, gamma, zeros and update ratios (layers.csv), test "
                     "accuracy with running vs precise BatchNorm statistics, and the loss "
                     "landscape along the gradient (landscape_summary.csv)");
+  command->add_flag("--by-batch-size", report.by_batch_size,
+                    "Instead, the batch-size study's table: final test error (%) per recipe "
+                    "(runs pooled over seed, batch size and learning rate) and batch size, mean "
+                    "± sample std (runs), with a row for precise BatchNorm statistics where the "
+                    "runs have them; with --plot-data DIR, write DIR/batch_size.tsv instead");
   // Optional here, so that run_report says "no run folders given" (exit 2) itself.
   command->add_option("RUN", report.runs, "Run folders written by normtrain --out")->type_name("");
   return command;

@@ -1,8 +1,6 @@
 #include "normtrain/report/run_table.hpp"
 
-#include <cmath>
-#include <cstdarg>
-#include <cstdio>
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -14,6 +12,8 @@
 #include "normtrain/common/file_io.hpp"
 #include "normtrain/report/metrics_csv.hpp"
 #include "normtrain/report/run_record.hpp"
+#include "normtrain/report/spread.hpp"
+#include "normtrain/report/text_format.hpp"
 
 namespace normtrain {
 namespace {
@@ -29,28 +29,6 @@ constexpr const char* kAggregateTableHeader =
     "| Technique | Runs (seeds) | Best test accuracy (mean ± std) | Final test accuracy (mean ± "
     "std) | Best training accuracy (mean ± std) |\n"
     "|---|---:|---:|---:|---:|\n";
-
-// Numbers are spelled as C's printf spells them (a tie such as 12.125 rounds to even), the
-// same digits the shell version of this report printed with awk.
-// C-variadic so that the compiler checks each call's format against its arguments.
-[[gnu::format(printf, 1, 2)]] std::string printf_string(const char* format, ...) {
-  char buffer[64];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(buffer, sizeof buffer, format, args);
-  va_end(args);
-  return buffer;
-}
-
-// A Markdown table cell: a "|" inside would end the cell early.
-std::string markdown_cell(const std::string& text) {
-  std::string cell;
-  for (const char c : text) {
-    if (c == '|') cell += '\\';
-    cell += c;
-  }
-  return cell;
-}
 
 // run.json's number KEY, or nullopt when it lacks the key or holds null there.
 std::optional<double> number_of(const Json& json, const char* key) {
@@ -85,30 +63,12 @@ std::string groups_cell(const TrainConfig& config) {
   return config.norm == NormKind::kGroup ? std::to_string(config.groups) : "-";
 }
 
-// Sum and sum of squares of one accuracy over a recipe's completed runs.
-class Spread {
- public:
-  void add(double value) {
-    sum_ += value;
-    sum_of_squares_ += value * value;
-    ++count_;
-  }
-
-  // "99.39% ± 0.03" (sample standard deviation), "99.39% ± -" for one run, "-" for none.
-  std::string format() const {
-    if (count_ == 0) return "-";
-    const double mean = sum_ / count_;
-    if (count_ == 1) return printf_string("%.2f%% ± -", mean);
-    double variance = (sum_of_squares_ - count_ * mean * mean) / (count_ - 1);
-    if (variance < 0.0) variance = 0.0;  // rounding, when all runs agree
-    return printf_string("%.2f%% ± %.2f", mean, std::sqrt(variance));
-  }
-
- private:
-  double sum_ = 0.0;
-  double sum_of_squares_ = 0.0;
-  int count_ = 0;
-};
+// "99.39% ± 0.03" (sample standard deviation), "99.39% ± -" for one run, "-" for none.
+std::string format_spread(const Spread& spread) {
+  if (spread.count() == 0) return "-";
+  if (spread.count() == 1) return printf_string("%.2f%% ± -", spread.mean());
+  return printf_string("%.2f%% ± %.2f", spread.mean(), spread.sample_std());
+}
 
 // One row of the aggregate table: the runs of one recipe.
 struct RecipeRow {
@@ -198,6 +158,7 @@ RunSummary read_run_summary(const fs::path& folder) {
       run.best_test_acc = number_of(json, "best_test_acc").value_or(csv.best_test_acc);
       run.best_test_epoch = epoch_of(json, "best_test_epoch", csv.best_test_epoch);
       run.final_test_acc = number_of(json, "final_test_acc").value_or(csv.final_test_acc);
+      run.final_test_acc_precise = rows.back().test_acc_precise;
     }
     run.train_seconds = number_of(json, "train_seconds").value_or(csv.train_seconds);
   } catch (const Json::exception& error) {
@@ -207,10 +168,13 @@ RunSummary read_run_summary(const fs::path& folder) {
   return run;
 }
 
-std::string recipe_key(const TrainConfig& config) {
+std::string recipe_key(const TrainConfig& config, const std::vector<std::string>& also_ignored) {
   std::string key = fmt::format("--epochs {}", config.epochs);
   for (const IdentityFlag& flag : identity_flags(config)) {
-    if (flag.flag != "--seed") key += fmt::format(" {} {}", flag.flag, flag.value);
+    if (flag.flag == "--seed") continue;
+    if (std::find(also_ignored.begin(), also_ignored.end(), flag.flag) != also_ignored.end())
+      continue;
+    key += fmt::format(" {} {}", flag.flag, flag.value);
   }
   return key;
 }
@@ -276,8 +240,8 @@ std::string aggregate_table(const std::vector<RunSummary>& runs) {
       note += fmt::format("{}{} {}", note.empty() ? "; " : ", ", count, status);
     }
     table += fmt::format("| {} | {} ({}{}) | {} | {} | {} |\n", markdown_cell(row.label), row.runs,
-                         row.seeds, note, row.best_test.format(), row.final_test.format(),
-                         row.best_train.format());
+                         row.seeds, note, format_spread(row.best_test),
+                         format_spread(row.final_test), format_spread(row.best_train));
   }
   return table;
 }

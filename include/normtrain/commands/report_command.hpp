@@ -7,7 +7,7 @@
 
 namespace normtrain {
 
-// `normtrain report`: run folders as a Markdown table, or as the list scripts/plot.sh draws.
+// `normtrain report`: run folders as a Markdown table, or as the data a plot script draws.
 struct ReportRequest {
   std::vector<std::string> runs;  // folders written by normtrain --out, in the order shown
   // One row per recipe (runs that differ only in the seed or in where they ran) with the
@@ -17,6 +17,9 @@ struct ReportRequest {
   std::optional<std::string> plot_data;
   // The tables of the runs' diagnostics files (report/diagnostics_table.hpp) instead.
   bool diagnostics = false;
+  // The batch-size study's table of test error by recipe and batch size instead
+  // (report/batch_size_table.hpp); with plot_data, its plot data (batch_size.tsv).
+  bool by_batch_size = false;
 };
 
 // Prints the table `request` asks for to `out`, or writes its plot data; returns the exit

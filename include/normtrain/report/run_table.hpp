@@ -30,6 +30,8 @@ struct RunSummary {
   std::optional<double> best_test_acc;
   int best_test_epoch = 0;
   std::optional<double> final_test_acc;
+  // The last epoch's test accuracy with precise BatchNorm statistics (--precise-bn), if any.
+  std::optional<double> final_test_acc_precise;
   double train_seconds = 0.0;  // the training passes of the finished epochs
   std::optional<Divergence> diverged;
 };
@@ -43,7 +45,9 @@ RunSummary read_run_summary(const std::filesystem::path& folder);
 
 // What --aggregate pools: runs whose saved configurations differ at most in the seed and in
 // what does not change results (device, threads, data and output folders) have the same key.
-std::string recipe_key(const TrainConfig& config);
+// Identity flags named in `also_ignored` ("--batch-size") are left out of the key as well.
+std::string recipe_key(const TrainConfig& config,
+                       const std::vector<std::string>& also_ignored = {});
 
 // The Markdown table of one row per run: best training and test accuracy with their epochs,
 // final test accuracy, L1 factor, groups and training time. A diverged run shows where it
