@@ -31,6 +31,7 @@ RunSummary study_run(NormKind norm, int batch, int seed, std::optional<double> f
   run.status = std::move(status);
   run.final_test_acc = final_acc;
   run.train_seconds = 30.0;
+  run.total_seconds = 36.0;
   return run;
 }
 
@@ -54,12 +55,12 @@ TEST(BatchSizeTable, PoolsSeedsPerBatchSizeAcrossTheScaledRates) {
       study_run(NormKind::kBatch, 2, 3, 98.0), study_run(NormKind::kBatch, 128, 1, 98.5),
       study_run(NormKind::kGroup, 2, 1, 98.25)};
   EXPECT_EQ(batch_size_table(runs),
-            "| Technique \\ batch size | 2 | 128 |\n"
-            "|---|---:|---:|\n"
-            "| BN | 3.00 ± 1.00 (3) | 1.50 ± - (1) |\n"
-            "| GN (8 groups) | 1.75 ± - (1) | - |\n"
+            "| Technique \\ batch size | 2 | 128 | 2 vs 128 |\n"
+            "|---|---:|---:|---:|\n"
+            "| BN | 3.00 ± 1.00 (3) | 1.50 ± - (1) | +1.50 |\n"
+            "| GN (8 groups) | 1.75 ± - (1) | - | - |\n"
             "\n"
-            "5 runs; their training passes took 2m 30s together.\n");
+            "5 runs; they took 3m 00s together, 2m 30s of it in their training passes.\n");
 }
 
 TEST(BatchSizeTable, BatchSizesAreColumnsInAscendingOrderWhateverTheRunOrder) {
@@ -67,7 +68,7 @@ TEST(BatchSizeTable, BatchSizesAreColumnsInAscendingOrderWhateverTheRunOrder) {
                                         study_run(NormKind::kLayer, 4, 1, 98.0),
                                         study_run(NormKind::kLayer, 16, 1, 98.5)};
   EXPECT_EQ(lines_of(batch_size_table(runs), "| Technique"),
-            "| Technique \\ batch size | 4 | 16 | 64 |\n");
+            "| Technique \\ batch size | 4 | 16 | 64 | 4 vs 64 |\n");
 }
 
 TEST(BatchSizeTable, PreciseStatisticsGetARowOfTheirOwnWhereTheRunsHaveThem) {
@@ -76,10 +77,10 @@ TEST(BatchSizeTable, PreciseStatisticsGetARowOfTheirOwnWhereTheRunsHaveThem) {
                                         study_run(NormKind::kGroup, 2, 1, 98.0)};
   const std::string table = batch_size_table(runs);
   EXPECT_EQ(lines_of(table, "| BN"),
-            "| BN | 9.00 ± 1.41 (2) |\n"
-            "| BN, precise statistics | 2.50 ± 0.71 (2) |\n")
+            "| BN | 9.00 ± 1.41 (2) | - |\n"
+            "| BN, precise statistics | 2.50 ± 0.71 (2) | - |\n")
       << table;
-  EXPECT_EQ(lines_of(table, "| GN"), "| GN (8 groups) | 2.00 ± - (1) |\n") << table;
+  EXPECT_EQ(lines_of(table, "| GN"), "| GN (8 groups) | 2.00 ± - (1) | - |\n") << table;
 }
 
 TEST(BatchSizeTable, RunsThatDidNotCompleteAreCountedNotDropped) {
@@ -91,7 +92,7 @@ TEST(BatchSizeTable, RunsThatDidNotCompleteAreCountedNotDropped) {
       study_run(NormKind::kBatch, 8, 2, 90.0, "interrupted"),
       study_run(NormKind::kBatch, 8, 3, std::nullopt, "diverged")};
   EXPECT_EQ(lines_of(batch_size_table(runs), "| BN"),
-            "| BN | 4.00 ± 1.41 (2; 1 diverged) | - (0; 2 diverged, 1 interrupted) |\n");
+            "| BN | 4.00 ± 1.41 (2; 1 diverged) | - (0; 2 diverged, 1 interrupted) | - |\n");
 }
 
 TEST(BatchSizeTable, RecipesThatDifferBeyondBatchSizeRateAndSeedStayApart) {
@@ -102,8 +103,8 @@ TEST(BatchSizeTable, RecipesThatDifferBeyondBatchSizeRateAndSeedStayApart) {
   const std::vector<RunSummary> runs = {study_run(NormKind::kBatch, 2, 1, 97.0), longer,
                                         other_rate};
   EXPECT_EQ(lines_of(batch_size_table(runs), "| BN"),
-            "| BN | 4.00 ± 1.41 (2) |\n"
-            "| BN | 1.00 ± - (1) |\n");
+            "| BN | 4.00 ± 1.41 (2) | - |\n"
+            "| BN | 1.00 ± - (1) | - |\n");
 }
 
 TEST(BatchSizeTable, PlotDataHasALinePerCellWithACompletedRun) {
@@ -126,7 +127,8 @@ TEST(BatchSizeTable, ReportByBatchSizeReadsRunFoldersAndWritesThePlotData) {
                   (kRuns / "bn-lr-50").string()};
   std::ostringstream out;
   EXPECT_EQ(run_report(request, out), 0);
-  EXPECT_NE(out.str().find("| GN (8 groups) | 60.60 ± 3.11 (2) |"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("| GN (8 groups) | 60.60 ± 3.11 (2) | - |"), std::string::npos)
+      << out.str();
   EXPECT_NE(out.str().find("(0; 1 diverged)"), std::string::npos) << out.str();
 
   TempDir temp;
