@@ -40,6 +40,7 @@ runs=(--batch-size 2,4,8,16,32,64,128 --limit-train 20000 --epochs 4 --lr 0.01
   --data-dir "$data_dir")
 sweep=(--jobs "$jobs" --out "$out" --lr-scaling linear --lr-reference-batch 128)
 for seed in 1 2 3; do
+  # shellcheck disable=SC2054
   sweep+=(-- --norm bn,brn --precise-bn 4096 --seed "$seed" "${runs[@]}"
     -- --norm gn --groups 8 --seed "$seed" "${runs[@]}"
     -- --norm gn --groups 8 --weight-standardization --seed "$seed" "${runs[@]}"

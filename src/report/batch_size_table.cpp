@@ -35,6 +35,7 @@ struct Study {
   std::vector<int> batch_sizes;  // ascending
   int runs = 0;
   double train_seconds = 0.0;
+  double total_seconds = 0.0;
 };
 
 void count_left_out(Cell& cell, const std::string& status) {
@@ -65,6 +66,7 @@ Study pool(const std::vector<RunSummary>& runs) {
     Cell& cell = recipe->cells[batch];
     ++study.runs;
     study.train_seconds += run.train_seconds;
+    study.total_seconds += run.total_seconds;
     if (run.status != "completed") {
       count_left_out(cell, run.status);
     } else if (run.final_test_acc) {  // a completed run without an epoch adds no error
@@ -96,6 +98,19 @@ bool has_precise(const Recipe& recipe) {
                      [](const auto& entry) { return entry.second.precise_error.count() > 0; });
 }
 
+// The mean error at the study's smallest batch size minus that at its largest, in points.
+std::string change_cell(const Study& study, const Recipe& recipe, Spread Cell::*measure) {
+  const auto smallest = recipe.cells.find(study.batch_sizes.front());
+  const auto largest = recipe.cells.find(study.batch_sizes.back());
+  if (study.batch_sizes.size() < 2 || smallest == recipe.cells.end() ||
+      largest == recipe.cells.end() || (smallest->second.*measure).count() == 0 ||
+      (largest->second.*measure).count() == 0) {
+    return "-";
+  }
+  return printf_string("%+.2f",
+                       (smallest->second.*measure).mean() - (largest->second.*measure).mean());
+}
+
 std::string table_row(const Study& study, const Recipe& recipe, const std::string& label,
                       Spread Cell::*measure) {
   std::string row = "| " + markdown_cell(label) + " |";
@@ -105,7 +120,7 @@ std::string table_row(const Study& study, const Recipe& recipe, const std::strin
            (cell == recipe.cells.end() ? "-" : format_cell(cell->second.*measure, cell->second)) +
            " |";
   }
-  return row + "\n";
+  return row + " " + change_cell(study, recipe, measure) + " |\n";
 }
 
 // A label as one field: tabs and line breaks become spaces.
@@ -126,7 +141,12 @@ std::string batch_size_table(const std::vector<RunSummary>& runs) {
     table += fmt::format(" {} |", batch);
     rule += "---:|";
   }
-  table += "\n" + rule + "\n";
+  if (study.batch_sizes.empty()) {
+    table += " Smallest vs largest batch |";
+  } else {
+    table += fmt::format(" {} vs {} |", study.batch_sizes.front(), study.batch_sizes.back());
+  }
+  table += "\n" + rule + "---:|\n";
   for (const Recipe& recipe : study.recipes) {
     table += table_row(study, recipe, recipe.label, &Cell::error);
     if (has_precise(recipe)) {
@@ -134,7 +154,8 @@ std::string batch_size_table(const std::vector<RunSummary>& runs) {
           table_row(study, recipe, recipe.label + ", precise statistics", &Cell::precise_error);
     }
   }
-  table += fmt::format("\n{} runs; their training passes took {} together.\n", study.runs,
+  table += fmt::format("\n{} runs; they took {} together, {} of it in their training passes.\n",
+                       study.runs, format_duration(study.total_seconds),
                        format_duration(study.train_seconds));
   return table;
 }

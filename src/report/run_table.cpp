@@ -161,6 +161,7 @@ RunSummary read_run_summary(const fs::path& folder) {
       run.final_test_acc_precise = rows.back().test_acc_precise;
     }
     run.train_seconds = number_of(json, "train_seconds").value_or(csv.train_seconds);
+    run.total_seconds = number_of(json, "total_seconds").value_or(0.0);
   } catch (const Json::exception& error) {
     throw RuntimeError(
         fmt::format("{} is not a run record normtrain can read ({})", path.string(), error.what()));

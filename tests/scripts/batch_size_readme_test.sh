@@ -79,8 +79,11 @@ else
 fi
 cp "$work/README.md" "$work/README.first"
 bash "$script" "$study" "$work/README.md" >/dev/null 2>&1
-cmp -s "$work/README.md" "$work/README.first" && echo "ok:   run again, the README is the same" ||
+if cmp -s "$work/README.md" "$work/README.first"; then
+  echo "ok:   run again, the README is the same"
+else
   fail "run again, the README changed"
+fi
 
 mkdir "$work/empty"
 expect_status batch_size_readme.sh "$script" 1 "no run folders in .*empty" "$work/empty" "$work/README.md"

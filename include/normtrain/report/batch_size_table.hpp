@@ -19,8 +19,10 @@ namespace normtrain {
 // A Markdown table, one column per batch size (ascending) and one row per recipe, plus a row
 // "LABEL, precise statistics" under each recipe whose runs tested with precise BatchNorm
 // statistics (--precise-bn). A cell reads "1.23 ± 0.10 (3)": mean ± std (runs); "1.23 ± - (1)"
-// for one run; "-" without runs; "(2; 1 diverged)" counts the runs left out. A last line gives
-// the number of runs and their training time together.
+// for one run; "-" without runs; "(2; 1 diverged)" counts the runs left out. The last column,
+// "2 vs 128", is the mean error at the smallest batch size minus that at the largest, in points
+// ("+0.72"). A last line gives the number of runs and their time together (start to end, and in
+// training passes).
 std::string batch_size_table(const std::vector<RunSummary>& runs);
 
 // What `--by-batch-size --plot-data DIR` writes into DIR for gnuplot: a tab-separated list with

@@ -33,6 +33,7 @@ struct RunSummary {
   // The last epoch's test accuracy with precise BatchNorm statistics (--precise-bn), if any.
   std::optional<double> final_test_acc_precise;
   double train_seconds = 0.0;  // the training passes of the finished epochs
+  double total_seconds = 0.0;  // from start to the last write of run.json; 0 where unknown
   std::optional<Divergence> diverged;
 };
 
