@@ -62,8 +62,93 @@ class ExportError(Exception):
 # --- The network ---------------------------------------------------------------------------
 
 
-def make_norm(norm, groups, channels):
-    """The norm layer normtrain puts after a block's ReLU, or None for --norm none."""
+class BatchRenorm2d(nn.BatchNorm2d):
+    """Batch renormalization (Ioffe, 2017) with BatchNorm2d's parameters and buffers.
+
+    In evaluation it is BatchNorm2d with its moving averages. In training,
+    y = weight * ((x - mu_B) / sigma_B * r + d) + bias with r = clip(sigma_B / sigma, 1/r_max,
+    r_max) and d = clip((mu_B - mu) / sigma, -d_max, d_max) held constant in the backward pass;
+    the limits rise linearly from 1 and 0 over `warmup` steps (num_batches_tracked), and the
+    moving averages are updated as BatchNorm2d's.
+    """
+
+    def __init__(self, channels, r_max=3.0, d_max=5.0, warmup=0):
+        super().__init__(channels)
+        self.r_max, self.d_max, self.warmup = r_max, d_max, warmup
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        progress = 1.0 if self.warmup <= 0 else \
+            min(1.0, float(self.num_batches_tracked) / self.warmup)
+        r_max = 1.0 + (self.r_max - 1.0) * progress
+        d_max = self.d_max * progress
+        self.num_batches_tracked += 1
+        var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
+        std = torch.sqrt(var + self.eps)
+        with torch.no_grad():
+            sigma = torch.sqrt(self.running_var + self.eps)
+            r = (std / sigma).clamp(1.0 / r_max, r_max)
+            d = ((mean - self.running_mean) / sigma).clamp(-d_max, d_max)
+            count = x.numel() / x.size(1)
+            self.running_mean.mul_(1 - self.momentum).add_(mean, alpha=self.momentum)
+            self.running_var.mul_(1 - self.momentum).add_(
+                var, alpha=self.momentum * count / (count - 1))
+        shape = (1, -1, 1, 1)
+        x_hat = (x - mean.view(shape)) / std.view(shape) * r.view(shape) + d.view(shape)
+        return self.weight.view(shape) * x_hat + self.bias.view(shape)
+
+
+class FilterResponseNormTlu2d(nn.Module):
+    """Filter response normalization + TLU (Singh & Krishnan, 2020): per example and channel,
+    y = weight * x / sqrt(mean over H x W of x^2 + eps) + bias, z = max(y, tau). It is the
+    block's activation: a block with it has no ReLU."""
+
+    def __init__(self, channels, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.tau = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        shape = (1, -1, 1, 1)
+        scale = torch.rsqrt(x.square().mean(dim=(2, 3), keepdim=True) + self.eps) * \
+            self.weight.view(shape)
+        return torch.maximum(torch.addcmul(self.bias.view(shape), x, scale), self.tau.view(shape))
+
+
+class RmsNorm2d(nn.Module):
+    """RMS normalization per example over C x H x W, no centering, a scale per channel:
+    y = weight * x / sqrt(mean of x^2 + eps)."""
+
+    def __init__(self, channels, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x):
+        inv_rms = torch.rsqrt(x.square().mean(dim=(1, 2, 3), keepdim=True) + self.eps)
+        return x * (inv_rms * self.weight.view(1, -1, 1, 1))
+
+
+class StdConv2d(nn.Conv2d):
+    """A bias-free convolution whose weight is standardized per output channel over its fan-in
+    (weight standardization, Qiao et al. 2019), as timm's StdConv2d: biased variance, eps 1e-6."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, eps=1e-6):
+        super().__init__(in_channels, out_channels, kernel_size, bias=False)
+        self.eps = eps
+
+    def forward(self, x):
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None,
+                              training=True, momentum=0.0, eps=self.eps).reshape_as(self.weight)
+        return F.conv2d(x, weight)
+
+
+def make_norm(norm, groups, channels, brn=None):
+    """The norm layer normtrain puts after a block's ReLU (FRN: in its place), or None for
+    --norm none. `brn`: (r_max, d_max, warmup) for --norm brn."""
     if norm == "bn":
         return nn.BatchNorm2d(channels)
     if norm == "ln":  # one group: statistics over C x H x W of each image
@@ -72,19 +157,27 @@ def make_norm(norm, groups, channels):
         return nn.GroupNorm(groups, channels)
     if norm == "in":  # one group per channel: statistics over H x W
         return nn.GroupNorm(channels, channels)
+    if norm == "brn":
+        return BatchRenorm2d(channels, *(brn or ()))
+    if norm == "frn":
+        return FilterResponseNormTlu2d(channels)
+    if norm == "rms":
+        return RmsNorm2d(channels)
     if norm == "none":
         return None
     raise ValueError(f"unknown norm {norm!r}")
 
 
 class Block(nn.Module):
-    """Conv 3x3 (no bias) -> ReLU -> norm -> dropout."""
+    """Conv 3x3 (no bias; weight-standardized with ws) -> ReLU -> norm -> dropout; with FRN,
+    conv -> FRN + TLU -> dropout."""
 
-    def __init__(self, in_channels, out_channels, norm, groups, dropout):
+    def __init__(self, in_channels, out_channels, norm, groups, dropout, ws=False, brn=None):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, 3, bias=False)
-        self.relu = nn.ReLU()
-        norm_layer = make_norm(norm, groups, out_channels)
+        self.conv = StdConv2d(in_channels, out_channels, 3) if ws else \
+            nn.Conv2d(in_channels, out_channels, 3, bias=False)
+        self.relu = nn.Identity() if norm == "frn" else nn.ReLU()
+        norm_layer = make_norm(norm, groups, out_channels, brn)
         self.norm = nn.Identity() if norm_layer is None else norm_layer
         self.dropout = nn.Dropout(dropout)
 
@@ -100,16 +193,20 @@ class NormNet(nn.Module):
     writes.
     """
 
-    def __init__(self, norm="bn", groups=8, dropout=0.0):
+    def __init__(self, norm="bn", groups=8, dropout=0.0, ws=False, brn=None):
         super().__init__()
-        self.block1 = Block(1, 8, norm, groups, dropout)  # 8 x 26 x 26
-        self.block2 = Block(8, 24, norm, groups, dropout)  # 24 x 24 x 24
+
+        def block(in_channels, out_channels):
+            return Block(in_channels, out_channels, norm, groups, dropout, ws, brn)
+
+        self.block1 = block(1, 8)  # 8 x 26 x 26
+        self.block2 = block(8, 24)  # 24 x 24 x 24
         self.transition = nn.Conv2d(24, 18, 1, bias=False)
         self.relu = nn.ReLU()
         self.pool = nn.MaxPool2d(2)  # 18 x 12 x 12
-        self.block3 = Block(18, 16, norm, groups, dropout)  # 16 x 10 x 10
-        self.block4 = Block(16, 16, norm, groups, dropout)  # 16 x 8 x 8
-        self.block5 = Block(16, 16, norm, groups, dropout)  # 16 x 6 x 6
+        self.block3 = block(18, 16)  # 16 x 10 x 10
+        self.block4 = block(16, 16)  # 16 x 8 x 8
+        self.block5 = block(16, 16)  # 16 x 6 x 6
         self.average = nn.AvgPool2d(6)  # 16 x 1 x 1
         self.classifier = nn.Conv2d(16, 10, 1, bias=False)
 
@@ -134,7 +231,10 @@ def network_from_metadata(metadata, source):
         norm = metadata["norm"]
         groups = int(metadata.get("groups", "8"))
         dropout = float(metadata.get("dropout", "0"))
-        return NormNet(norm, groups, dropout)
+        ws = metadata.get("weight_standardization", "false") == "true"
+        brn = (float(metadata.get("brn_rmax", "3")), float(metadata.get("brn_dmax", "5")),
+               int(metadata.get("brn_warmup", "0")))
+        return NormNet(norm, groups, dropout, ws, brn)
     except (KeyError, ValueError) as error:
         raise ExportError(f"{source}: its metadata does not describe a network this script "
                           f"knows ({error}); export it again with this normtrain") from error

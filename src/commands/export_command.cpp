@@ -80,19 +80,6 @@ void write_export(const std::filesystem::path& path, ExportFormat format,
   }
 }
 
-// The norms scripts/to_pytorch.py and the TorchScript writer rebuild; the newer ones (brn, frn,
-// rms) and weight standardization are not there yet.
-void check_exportable(const TrainConfig& config, const std::string& checkpoint) {
-  const bool known_norm = config.norm == NormKind::kBatch || config.norm == NormKind::kLayer ||
-                          config.norm == NormKind::kGroup || config.norm == NormKind::kInstance ||
-                          config.norm == NormKind::kNone;
-  if (known_norm && !config.weight_standardization) return;
-  throw UsageError(fmt::format(
-      "--checkpoint {}: a {} run cannot be exported yet; export supports --norm bn, ln, gn, in and "
-      "none without --weight-standardization",
-      checkpoint, variant_label(config)));
-}
-
 }  // namespace
 
 std::map<std::string, std::string> export_metadata(const TrainConfig& config, int epochs) {
@@ -112,6 +99,13 @@ std::map<std::string, std::string> export_metadata(const TrainConfig& config, in
       {"epochs", std::to_string(epochs)},
       {"limit_test", std::to_string(config.limit_test)}};
   if (config.norm == NormKind::kGroup) metadata["groups"] = std::to_string(config.groups);
+  if (config.weight_standardization) metadata["weight_standardization"] = "true";
+  if (config.norm == NormKind::kBatchRenorm) {
+    // What training in PyTorch needs to carry on as normtrain would; evaluation needs none.
+    metadata["brn_rmax"] = fmt::format("{}", config.batch_renorm.r_max);
+    metadata["brn_dmax"] = fmt::format("{}", config.batch_renorm.d_max);
+    metadata["brn_warmup"] = std::to_string(config.batch_renorm.warmup);
+  }
   return metadata;
 }
 
@@ -119,7 +113,6 @@ void run_export(const ExportRequest& request, std::ostream& out) {
   if (request.out.empty()) throw UsageError("--out needs a file name");
   with_torch_errors([&] {
     TrainedModel trained = load_trained_model(request.checkpoint, "--checkpoint", torch::kCPU);
-    check_exportable(trained.config, request.checkpoint);
     const std::map<std::string, std::string> metadata =
         export_metadata(trained.config, trained.epochs);
     const std::string bytes = request.format == ExportFormat::kSafetensors

@@ -3,6 +3,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "normtrain/model/layers/std_conv.hpp"
+
 namespace normtrain {
 namespace {
 
@@ -37,7 +39,8 @@ std::vector<NamedTensor> pytorch_state_dict(NormNet& model) {
   std::size_t convs = 0;
   const char* open_block = nullptr;  // the block whose convolution came last, if any
   for (const std::shared_ptr<torch::nn::Module>& layer : model->layers()->children()) {
-    if (layer->as<torch::nn::Conv2d>() != nullptr) {
+    // A weight-standardized block convolution keeps the plain weight, under the same name.
+    if (layer->as<torch::nn::Conv2d>() != nullptr || layer->as<StdConv2d>() != nullptr) {
       if (convs == kConvNames.size()) throw std::logic_error("the model has too many convolutions");
       add_state(state, kConvNames[convs].name, *layer);
       open_block = kConvNames[convs].block;

@@ -67,12 +67,37 @@ torch::jit::Module to_jit(const ModuleNode& node, const std::string& type) {
   return module;
 }
 
-// One block: conv 3x3 -> ReLU -> norm (dropout is off in evaluation).
+// The block's convolution weight, standardized with --weight-standardization as
+// standardize_weight() does it (timm's StdConv2d: batch statistics of each output channel's
+// fan-in, eps 1e-6), so that the module computes what normtrain does and fine-tunes the same.
+std::string conv_weight_source(const ModelOptions& options, const std::string& self) {
+  if (!options.weight_standardization) return self + ".conv.weight";
+  return fmt::format(
+      "torch.batch_norm({0}.conv.weight.reshape([1, {0}.conv.weight.size(0), -1]), None, None, "
+      "None, None, True, 0.0, 1e-06, True).reshape_as({0}.conv.weight)",
+      self);
+}
+
+// One block: conv 3x3 -> ReLU -> norm, or conv 3x3 -> FRN + TLU (dropout is off in evaluation).
+// Each norm is written with the operators its C++ forward uses, in the same order, so that the
+// module's numbers are normtrain's to the last bit on the same machine.
 std::string block_source(const ModelOptions& options, int block, int channels) {
   const std::string self = fmt::format("self.block{}", block);
-  std::string source = fmt::format("    x = torch.relu(torch.conv2d(x, {}.conv.weight))\n", self);
+  const std::string conv = fmt::format("torch.conv2d(x, {})", conv_weight_source(options, self));
+  if (options.norm == NormKind::kFilterResponse) {
+    // nu^2 over H x W per example and channel; the TLU z = max(y, tau) is the activation.
+    return fmt::format(
+        "    x = {1}\n"
+        "    s = torch.rsqrt(torch.mean(torch.square(x), [2, 3], True) + 1e-06) * "
+        "{0}.norm.weight.view([1, -1, 1, 1])\n"
+        "    x = torch.maximum(torch.addcmul({0}.norm.bias.view([1, -1, 1, 1]), x, s), "
+        "{0}.norm.tau.view([1, -1, 1, 1]))\n",
+        self, conv);
+  }
+  const std::string source = fmt::format("    x = torch.relu({})\n", conv);
   switch (options.norm) {
     case NormKind::kBatch:
+    case NormKind::kBatchRenorm:  // in evaluation exactly BatchNorm2d with its moving averages
       // training=False: the running statistics; momentum 0.1 and eps 1e-5 as BatchNorm2d's.
       return source + fmt::format(
                           "    x = torch.batch_norm(x, {0}.norm.weight, {0}.norm.bias, "
@@ -85,14 +110,18 @@ std::string block_source(const ModelOptions& options, int block, int channels) {
              fmt::format(
                  "    x = torch.group_norm(x, {}, {}.norm.weight, {}.norm.bias, 1e-05, True)\n",
                  group_norm_groups(options, channels), self, self);
+    case NormKind::kRms:
+      // Per example over C x H x W, no centering, eps 1e-5.
+      return source + fmt::format(
+                          "    x = x * (torch.rsqrt(torch.mean(torch.square(x), [1, 2, 3], True) + "
+                          "1e-05) * {}.norm.weight.view([1, -1, 1, 1]))\n",
+                          self);
     case NormKind::kNone:
       return source;
-    case NormKind::kBatchRenorm:  // refused by exportable() before this is reached
     case NormKind::kFilterResponse:
-    case NormKind::kRms:
       break;
   }
-  throw std::logic_error("this norm cannot be exported");
+  throw std::logic_error("unknown norm kind");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "normtrain/commands/export_command.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -149,25 +150,94 @@ TEST_F(SavedRun, ErrorsNameTheFileAndSayWhatToDo) {
   EXPECT_TRUE(out.str().empty());
 }
 
-TEST(Export, RefusesTheNormsThePyTorchModelDoesNotRebuildYet) {
+// The norms with layers of their own and weight standardization: the TorchScript module holds
+// the model's tensors under the PyTorch names and computes the model's function.
+struct NewerNorm {
+  const char* name;
+  NormKind norm;
+  bool weight_standardization;
+};
+
+class ExportNewerNorms : public ::testing::TestWithParam<NewerNorm> {};
+
+TEST_P(ExportNewerNorms, TorchScriptComputesTheModelsFunction) {
   testing::TempDir dir;
   TrainConfig config;
-  config.norm = NormKind::kFilterResponse;
+  config.norm = GetParam().norm;
+  config.weight_standardization = GetParam().weight_standardization;
+  config.batch_renorm.warmup = 7;
+  torch::manual_seed(11);
   NormNet model(model_options(config));
+  {
+    torch::NoGradGuard no_grad;
+    // Affine parameters and TLU thresholds away from their initial 1 and 0, and for brn moving
+    // averages that training moved.
+    for (torch::Tensor& parameter : model->parameters()) {
+      if (parameter.dim() == 1) parameter.add_(torch::randn_like(parameter) * 0.3);
+    }
+    for (int step = 0; step < 3; ++step) model->forward(torch::randn({16, 1, 28, 28}) + 0.5);
+  }
+  model->eval();
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01));
-  save_checkpoint(dir.path() / kCheckpointFileName, model, optimizer, config, 1, torch::kCPU);
+  save_checkpoint(dir.path() / kCheckpointFileName, model, optimizer, config, 2, torch::kCPU);
+
   ExportRequest request;
   request.checkpoint = dir.path().string();
-  request.out = (dir.path() / "m.safetensors").string();
+  request.format = ExportFormat::kTorchScript;
+  request.out = (dir.path() / "model.pt").string();
   std::ostringstream out;
-  try {
-    run_export(request, out);
-    ADD_FAILURE() << "an FRN run was exported";
-  } catch (const Error& error) {
-    EXPECT_EQ(error.kind(), ErrorKind::kUsage);
-    testing::expect_mentions(error.what(), "cannot be exported yet");
-  }
-  EXPECT_FALSE(std::filesystem::exists(request.out));
+  run_export(request, out);
+
+  torch::jit::ExtraFilesMap extra = {{"normtrain.json", ""}};
+  torch::jit::Module loaded = torch::jit::load(request.out, torch::kCPU, extra);
+  const auto metadata =
+      nlohmann::json::parse(extra["normtrain.json"]).get<std::map<std::string, std::string>>();
+  EXPECT_EQ(metadata, export_metadata(config, 2));
+  std::vector<std::string> names;
+  for (const auto& entry : loaded.named_parameters()) names.push_back(entry.name);
+  for (const auto& entry : loaded.named_buffers()) names.push_back(entry.name);
+  std::vector<std::string> expected;
+  for (const NamedTensor& entry : pytorch_state_dict(model)) expected.push_back(entry.name);
+  std::sort(names.begin(), names.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names, expected);
+
+  const torch::Tensor images = torch::randn({4, 1, 28, 28});
+  const testing::OneDnnSettingRestorer restorer;
+  testing::use_right_nchw_convolutions(images.size(0));
+  torch::NoGradGuard no_grad;
+  const torch::Tensor expected_output = model->forward(images);
+  const torch::Tensor output = loaded.forward({images}).toTensor();
+  EXPECT_TRUE(torch::allclose(output, expected_output, 1e-5, 1e-6))
+      << "largest difference " << (output - expected_output).abs().max().item<double>();
+}
+
+INSTANTIATE_TEST_SUITE_P(Export, ExportNewerNorms,
+                         ::testing::Values(NewerNorm{"brn", NormKind::kBatchRenorm, false},
+                                           NewerNorm{"frn", NormKind::kFilterResponse, false},
+                                           NewerNorm{"rms", NormKind::kRms, false},
+                                           NewerNorm{"gn_ws", NormKind::kGroup, true},
+                                           NewerNorm{"frn_ws", NormKind::kFilterResponse, true}),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(ExportMetadata, CarriesWeightStandardizationAndTheBatchRenormLimits) {
+  TrainConfig config;
+  config.norm = NormKind::kBatchRenorm;
+  config.batch_renorm.r_max = 2.5;
+  config.batch_renorm.d_max = 4;
+  config.batch_renorm.warmup = 100;
+  config.weight_standardization = true;
+  const auto metadata = export_metadata(config, 3);
+  EXPECT_EQ(metadata.at("norm"), "brn");
+  EXPECT_EQ(metadata.at("weight_standardization"), "true");
+  EXPECT_EQ(metadata.at("brn_rmax"), "2.5");
+  EXPECT_EQ(metadata.at("brn_dmax"), "4");
+  EXPECT_EQ(metadata.at("brn_warmup"), "100");
+  config.norm = NormKind::kBatch;
+  config.weight_standardization = false;
+  const auto plain = export_metadata(config, 3);
+  EXPECT_EQ(plain.count("weight_standardization"), 0u);
+  EXPECT_EQ(plain.count("brn_rmax"), 0u);
 }
 
 }  // namespace

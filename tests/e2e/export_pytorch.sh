@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# normtrain export and scripts/to_pytorch.py: runs of every norm, exported as safetensors (and
-# two as TorchScript), loaded into plain PyTorch by the script, which must print the line
+# normtrain export and scripts/to_pytorch.py: runs of every norm (brn, frn, rms and weight
+# standardization too), exported as safetensors (and some as TorchScript), loaded into plain
+# PyTorch by the script, which must print the line
 # `normtrain eval` prints for the same run and data; then export's and the script's errors.
 # Runs trained with --kernels stock compute in normtrain exactly what they compute in PyTorch
 # (the same LibTorch operators), so their lines must match character for character. The default
@@ -70,6 +71,11 @@ train none --norm none --limit-train 512
 # The stock kernels' model has other layer indices in C++; the names must not change.
 train bn-stock --norm bn --kernels stock --limit-train 1024
 train gn-stock --norm gn --groups 2 --kernels stock --limit-train 1024
+# The norms with layers of their own (stock kernels only) and weight standardization.
+train brn --norm brn --brn-warmup 8 --limit-train 1024
+train frn --norm frn --limit-train 1024
+train rms --norm rms --limit-train 1024
+train gn-ws --norm gn --groups 4 --weight-standardization --kernels stock --limit-train 1024
 
 round_trip bn safetensors bn.safetensors
 round_trip ln safetensors ln.safetensors
@@ -80,6 +86,43 @@ round_trip bn-stock safetensors bn-stock.safetensors
 round_trip gn-stock safetensors gn-stock.safetensors
 round_trip bn-stock torchscript bn-stock.pt
 round_trip gn torchscript gn.pt
+for run in brn frn rms gn-ws; do
+  round_trip "$run" safetensors "$run.safetensors"
+  round_trip "$run" torchscript "$run.pt"
+done
+
+# Training in PyTorch carries on as normtrain trains: the script's batch renormalization is
+# batch normalization while its limits are r_max = 1, d_max = 0 (the warm-up's start), outputs,
+# gradients and moving averages alike; and the metadata gives the run's limits.
+brn_training=0
+"$python" - "$out/brn.safetensors" "$(dirname "$script")" <<'PY' || brn_training=$?
+import copy, sys, torch
+sys.path.insert(0, sys.argv[2])
+from to_pytorch import BatchRenorm2d, load_model
+model, metadata = load_model(sys.argv[1])
+norm = model.block3.norm
+assert isinstance(norm, BatchRenorm2d), type(norm)
+assert (norm.r_max, norm.d_max, norm.warmup) == (3.0, 5.0, 8), (norm.r_max, norm.d_max, norm.warmup)
+torch.manual_seed(0)
+renorm = BatchRenorm2d(16, r_max=3.0, d_max=5.0, warmup=8)
+batch = torch.nn.BatchNorm2d(16)
+with torch.no_grad():
+    for layer in (renorm, batch):
+        layer.weight.copy_(torch.linspace(0.5, 1.5, 16))
+        layer.bias.copy_(torch.linspace(-0.2, 0.2, 16))
+x = torch.randn(8, 16, 6, 6, requires_grad=True)
+y_renorm = renorm.train()(x)  # step 0 of the warm-up: r_max = 1, d_max = 0
+grad_renorm, = torch.autograd.grad(y_renorm.square().sum(), x)
+y_batch = batch.train()(x)
+grad_batch, = torch.autograd.grad(y_batch.square().sum(), x)
+assert torch.allclose(y_renorm, y_batch, atol=1e-5), (y_renorm - y_batch).abs().max()
+assert torch.allclose(grad_renorm, grad_batch, atol=1e-4), (grad_renorm - grad_batch).abs().max()
+assert torch.allclose(renorm.running_mean, batch.running_mean, atol=1e-6)
+assert torch.allclose(renorm.running_var, batch.running_var, atol=1e-6)
+assert int(renorm.num_batches_tracked) == 1
+PY
+[ "$brn_training" -eq 0 ] || fail "the script's BatchRenorm2d does not train as batch normalization at the warm-up's start"
+echo "brn: the script's BatchRenorm2d trains as batch normalization at the warm-up's start"
 
 # The TorchScript module holds the same tensors under the same names, and Python loads it with
 # torch.jit.load alone.
