@@ -118,6 +118,29 @@ TEST(SweepGrid, AFlagThatAppliesToNoRunIsRefusedWithNormtrainsReason) {
             std::string::npos);
 }
 
+TEST(SweepGrid, AFlagOutsideTheIdentityGoesOnlyToTheRunsThatTakeIt) {
+  // --precise-bn changes no result, so it is not an identity flag; only bn and brn take it.
+  EXPECT_EQ(flags_of(expand({"--norm", "bn,gn", "--groups", "8", "--precise-bn", "256,512"})),
+            (std::vector<Words>{{"--norm", "bn", "--precise-bn", "256"},
+                                {"--norm", "bn", "--precise-bn", "512"},
+                                {"--norm", "gn", "--groups", "8"}}));
+  const std::vector<GridPoint> points = expand({"--norm", "brn,ln", "--precise-bn", "256"});
+  ASSERT_EQ(points.size(), 2u);
+  EXPECT_EQ(points[0].config.precise_bn, 256);
+  EXPECT_EQ(points[1].config.precise_bn, 0);
+}
+
+TEST(SweepGrid, AValueOfAFlagOutsideTheIdentityThatNoRunTakesIsRefused) {
+  std::string message = usage_error_of({"--norm", "gn", "--precise-bn", "256"});
+  EXPECT_NE(message.find("--precise-bn 256 applies to none of the runs"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("running statistics"), std::string::npos) << message;
+  // Not a run without it: a value that is wrong for every run.
+  message = usage_error_of({"--norm", "bn,gn", "--precise-bn", "256,-5"});
+  EXPECT_NE(message.find("'--norm bn --precise-bn=-5': --precise-bn must be"), std::string::npos)
+      << message;
+}
+
 TEST(SweepGrid, RefusesMalformedGrids) {
   const auto grid_error = [](const Words& words) {
     try {

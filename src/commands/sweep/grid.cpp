@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <variant>
@@ -176,6 +177,53 @@ FlagRoles flag_roles(const Grid& grid) {
   return roles;
 }
 
+// A flag that is neither part of a run's identity nor decides which identity flags apply, such
+// as --precise-bn or --diagnostics-every: what it may do depends on the run's other flags.
+bool is_extra(const std::string& flag, const FlagRoles& roles) {
+  return !is_identity_flag(flag) && roles.deciding.count(flag) == 0;
+}
+
+// A run's flags, grouped by the grid flag they come from.
+struct FlagWords {
+  const std::string* flag;
+  std::vector<std::string> words;  // the flag and its value, as append_flag wrote them
+};
+
+std::vector<std::string> flatten(const std::vector<FlagWords>& parts) {
+  std::vector<std::string> words;
+  for (const FlagWords& part : parts)
+    words.insert(words.end(), part.words.begin(), part.words.end());
+  return words;
+}
+
+std::optional<TrainConfig> try_parse(const std::vector<std::string>& flags) {
+  try {
+    return parse_training_flags(flags);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// For a run normtrain refuses: when leaving out one extra flag (is_extra) makes it a run
+// normtrain accepts, that flag does not apply to this run (--precise-bn under --norm gn, beside
+// --norm bn), so it is left out of `parts`, as identity flags that do not apply are; the run's
+// configuration, or nullopt when no such flag exists. `dropped` gets the flag's words.
+std::optional<TrainConfig> without_a_refused_extra(std::vector<FlagWords>& parts,
+                                                   const FlagRoles& roles,
+                                                   std::vector<std::string>& dropped) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!is_extra(*parts[i].flag, roles)) continue;
+    std::vector<FlagWords> without = parts;
+    without.erase(without.begin() + static_cast<std::ptrdiff_t>(i));
+    if (std::optional<TrainConfig> config = try_parse(flatten(without))) {
+      dropped = parts[i].words;
+      parts = std::move(without);
+      return config;
+    }
+  }
+  return std::nullopt;
+}
+
 // Advances `index` to the grid's next run, the last flag fastest; false after the last run.
 bool next_run(const Grid& grid, std::vector<std::size_t>& index) {
   for (std::size_t i = grid.size(); i-- > 0;) {
@@ -189,6 +237,10 @@ std::vector<GridPoint> expand_grid(const Grid& grid) {
   const FlagRoles roles = flag_roles(grid);
   const std::set<std::string>& conditional = roles.conditional;
   std::set<std::string> applied;  // conditional flags kept for at least one run
+  // Extras (is_extra) with their values: those kept for at least one run, and those left out,
+  // by the flags of the run that refused them.
+  std::set<std::vector<std::string>> extras_kept;
+  std::map<std::vector<std::string>, std::vector<std::string>> dropped_extras;
   // The identity flags that apply, by the values of the deciding flags: a few parses in all.
   std::map<std::vector<std::string>, std::set<std::string>> applicable_by_decider;
   std::vector<GridPoint> points;
@@ -225,22 +277,49 @@ std::vector<GridPoint> expand_grid(const Grid& grid) {
         }
       }
     }
-    GridPoint point;
+    std::vector<FlagWords> parts;
     for (std::size_t i = 0; i < grid.size(); ++i) {
       if (conditional.count(grid[i].flag) > 0) {
         if (entry->second.count(grid[i].flag) == 0) continue;
         applied.insert(grid[i].flag);
       }
-      append_flag(point.flags, grid[i], value_of(i));
+      parts.push_back({&grid[i].flag, {}});
+      append_flag(parts.back().words, grid[i], value_of(i));
     }
+    std::optional<TrainConfig> config = try_parse(flatten(parts));
+    if (!config) {
+      const std::vector<std::string> refused = flatten(parts);
+      config = without_a_refused_extra(parts, roles, dropped_extras[refused]);
+    }
+    for (const FlagWords& part : parts) {
+      if (is_extra(*part.flag, roles)) extras_kept.insert(part.words);
+    }
+    GridPoint point;
+    point.flags = flatten(parts);
     if (seen.insert(point.flags).second) {
-      point.config = parse_run(point.flags);
+      point.config = config ? *config : parse_run(point.flags);  // parse_run: normtrain's reason
       points.push_back(std::move(point));
     }
   } while (next_run(grid, index));
 
+  std::set<std::string> not_applied;
   for (const std::string& flag : conditional) {
-    if (applied.count(flag) > 0) continue;
+    if (applied.count(flag) == 0) not_applied.insert(flag);
+  }
+  // An extra is left out of a run only where the same flag and value apply to another: a value
+  // that no run takes (--precise-bn -5) is an error, not a run without it.
+  for (const auto& [run, extra] : dropped_extras) {
+    if (extra.empty() || extras_kept.count(extra) > 0) continue;
+    std::string reason = "normtrain refuses it";
+    try {
+      parse_training_flags(run);
+    } catch (const Error& error) {
+      reason = error.what();
+    }
+    throw UsageError(
+        fmt::format("grid: {} applies to none of the runs: {}", fmt::join(extra, " "), reason));
+  }
+  for (const std::string& flag : not_applied) {
     // normtrain's own reason, from the grid's first run with every flag kept.
     std::vector<std::string> first;
     for (const GridFlag& entry : grid) {

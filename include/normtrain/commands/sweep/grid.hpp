@@ -34,8 +34,10 @@ struct GridPoint {
 // Every run of the grids, in order, each read by normtrain's own command-line parsing, so that
 // a value normtrain refuses is refused here, naming the run. An option that does not apply to
 // a run's configuration (identity_flags leaves it out: --groups but --norm bn, --gamma but
-// --scheduler none) is dropped from that run, and runs made identical that way are kept once.
-// A flag that applies to no run at all is a usage error, with normtrain's reason.
+// --scheduler none) is dropped from that run, and so is a flag outside the identity that
+// normtrain refuses beside the run's other flags when the run is accepted without it
+// (--precise-bn but --norm gn); runs made identical that way are kept once. A flag that applies
+// to no run at all is a usage error, with normtrain's reason.
 std::vector<GridPoint> expand_grids(const std::vector<Grid>& grids);
 
 // The training configuration normtrain reads from `flags` (its command line without the
