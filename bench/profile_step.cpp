@@ -21,6 +21,7 @@
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/model.hpp"
 #include "normtrain/train/allocator_tuning.hpp"
+#include "normtrain/train/objective.hpp"
 #include "normtrain/train/trainer.hpp"
 
 namespace {
