@@ -1,6 +1,7 @@
 #include "normtrain/report/batch_size_table.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <utility>
 
@@ -98,7 +99,9 @@ bool has_precise(const Recipe& recipe) {
                      [](const auto& entry) { return entry.second.precise_error.count() > 0; });
 }
 
-// The mean error at the study's smallest batch size minus that at its largest, in points.
+// The mean error at the study's smallest batch size minus that at its largest, in points, with
+// the standard error of that difference, sqrt(s1^2/n1 + s2^2/n2), where both have two runs or
+// more: "+0.72 ± 0.30".
 std::string change_cell(const Study& study, const Recipe& recipe, Spread Cell::*measure) {
   const auto smallest = recipe.cells.find(study.batch_sizes.front());
   const auto largest = recipe.cells.find(study.batch_sizes.back());
@@ -107,8 +110,13 @@ std::string change_cell(const Study& study, const Recipe& recipe, Spread Cell::*
       (largest->second.*measure).count() == 0) {
     return "-";
   }
-  return printf_string("%+.2f",
-                       (smallest->second.*measure).mean() - (largest->second.*measure).mean());
+  const Spread& small = smallest->second.*measure;
+  const Spread& large = largest->second.*measure;
+  const std::string change = printf_string("%+.2f", small.mean() - large.mean());
+  if (small.count() < 2 || large.count() < 2) return change;
+  const double standard_error = std::sqrt(small.sample_std() * small.sample_std() / small.count() +
+                                          large.sample_std() * large.sample_std() / large.count());
+  return change + printf_string(" ± %.2f", standard_error);
 }
 
 std::string table_row(const Study& study, const Recipe& recipe, const std::string& label,

@@ -107,6 +107,17 @@ TEST(BatchSizeTable, RecipesThatDifferBeyondBatchSizeRateAndSeedStayApart) {
             "| BN | 1.00 ± - (1) | - |\n");
 }
 
+TEST(BatchSizeTable, TheChangeHasItsStandardErrorWhereBothEndsHaveSeveralRuns) {
+  // Errors 3, 4, 2 at batch 2 (mean 3, std 1) and 1.5, 1.0 at batch 128 (mean 1.25, std 0.354):
+  // standard error sqrt(1/3 + 0.125/2) = 0.63.
+  const std::vector<RunSummary> runs = {
+      study_run(NormKind::kBatch, 2, 1, 97.0), study_run(NormKind::kBatch, 2, 2, 96.0),
+      study_run(NormKind::kBatch, 2, 3, 98.0), study_run(NormKind::kBatch, 128, 1, 98.5),
+      study_run(NormKind::kBatch, 128, 2, 99.0)};
+  EXPECT_EQ(lines_of(batch_size_table(runs), "| BN"),
+            "| BN | 3.00 ± 1.00 (3) | 1.25 ± 0.35 (2) | +1.75 ± 0.63 |\n");
+}
+
 TEST(BatchSizeTable, PlotDataHasALinePerCellWithACompletedRun) {
   const std::vector<RunSummary> runs = {with_precise(study_run(NormKind::kBatch, 8, 1, 97.0), 98.0),
                                         with_precise(study_run(NormKind::kBatch, 8, 2, 95.0), 98.5),

@@ -20,9 +20,10 @@ namespace normtrain {
 // "LABEL, precise statistics" under each recipe whose runs tested with precise BatchNorm
 // statistics (--precise-bn). A cell reads "1.23 ± 0.10 (3)": mean ± std (runs); "1.23 ± - (1)"
 // for one run; "-" without runs; "(2; 1 diverged)" counts the runs left out. The last column,
-// "2 vs 128", is the mean error at the smallest batch size minus that at the largest, in points
-// ("+0.72"). A last line gives the number of runs and their time together (start to end, and in
-// training passes).
+// "2 vs 128", is the mean error at the smallest batch size minus that at the largest, in points,
+// with the standard error of that difference where both cells have two runs or more ("+0.72 ±
+// 0.30"; "+0.72" otherwise). A last line gives the number of runs and their time together (start to
+// end, and in training passes).
 std::string batch_size_table(const std::vector<RunSummary>& runs);
 
 // What `--by-batch-size --plot-data DIR` writes into DIR for gnuplot: a tab-separated list with
