@@ -91,6 +91,25 @@ count=$(awk -F'\t' 'NR > 1 { n++ } END { print n }' "$tsv")
 footer=$(tail -n 1 <<<"$table")
 machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 
+# verdicts: a line per table row: its change from the largest to the smallest batch, and whether
+# that change is more than twice its standard error (the seeds' spread) or within it.
+verdicts() {
+  awk -F' [|] ' -v change="$change" '
+    /^[|] Technique/ { for (i = 2; i <= NF; i++) { h = $i; sub(/ [|]$/, "", h); if (h == change) at = i } }
+    /^[|] / && !/^[|] Technique/ && !/^[|]---/ && at {
+      name = $1; sub(/^[|] /, "", name)
+      value = $at; sub(/ [|]$/, "", value)
+      if (value == "-") { printf "- %s: no runs at one of the two batch sizes.\n", name; next }
+      n = split(value, part, " ± ")
+      if (n < 2) { printf "- %s: %s points (one run at one end: no spread to compare with).\n", name, value; next }
+      delta = part[1] + 0; se = part[2] + 0
+      verdict = (delta > 2 * se) ? "worse at the small batch by more than twice its standard error" : \
+        (delta < -2 * se) ? "better at the small batch by more than twice its standard error" : \
+        "within twice its standard error: no change the seeds can tell apart"
+      printf "- %s: %s points, %s.\n", name, value, verdict
+    }' <<<"$table"
+}
+
 # answers WHERE: the headline, with links relative to WHERE ("" in DIR/README.md).
 answers() {
   cat <<MD
@@ -107,6 +126,11 @@ $table
 $largest ($(cell BN "$change") points). GN (8 groups): $(cell "GN (8 groups)" "$smallest") and
 $(cell "GN (8 groups)" "$largest") ($(cell "GN (8 groups)" "$change") points). With precise
 statistics, BN's error at batch $smallest is $(cell "BN, precise statistics" "$smallest").
+
+**Batch $smallest against batch $largest, norm by norm** (the change in test error, ± its
+standard error over the seeds):
+
+$(verdicts)
 MD
 }
 
