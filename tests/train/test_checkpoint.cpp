@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "normtrain/common/error.hpp"
+#include "normtrain/model/convolution_check.hpp"
+#include "onednn_setting.hpp"
 #include "test_support.hpp"
 
 namespace normtrain {
@@ -17,6 +19,8 @@ using testing::TempDir;
 // A BatchNorm model with dropout after a few SGD steps on random data: non-trivial
 // parameters, running statistics, momentum buffers and generator state.
 struct TrainedState {
+  // The check below may turn oneDNN off; the next test gets the setting back.
+  testing::OneDnnSettingRestorer restorer;
   TrainConfig config;
   NormNet model{nullptr};
   std::unique_ptr<torch::optim::SGD> optimizer;
@@ -31,6 +35,9 @@ struct TrainedState {
     config.seed = 11;
     torch::manual_seed(config.seed);
     model = NormNet(model_options(config));
+    // As normtrain does before training: where oneDNN's convolutions are wrong (Debian 13's
+    // LibTorch on AVX-512), LibTorch's own are used, else the stock norms train to NaN here.
+    ensure_correct_convolutions(model, 8, ConvolutionUse::kTraining);
     optimizer = std::make_unique<torch::optim::SGD>(
         model->parameters(), torch::optim::SGDOptions(config.lr).momentum(config.momentum));
     model->train();
