@@ -131,14 +131,6 @@ std::string table_row(const Study& study, const Recipe& recipe, const std::strin
   return row + " " + change_cell(study, recipe, measure) + " |\n";
 }
 
-// A label as one field: tabs and line breaks become spaces.
-std::string field(std::string text) {
-  for (char& c : text) {
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  }
-  return text;
-}
-
 }  // namespace
 
 std::string batch_size_table(const std::vector<RunSummary>& runs) {
@@ -179,7 +171,7 @@ std::string batch_size_plot_text(const std::vector<RunSummary>& runs) {
         precise = printf_string("%d\t%.4f\t%.4f", cell.precise_error.count(),
                                 cell.precise_error.mean(), cell.precise_error.sample_std());
       }
-      text += fmt::format("{}\t{}\t{}\t{}\n", field(recipe.label), batch,
+      text += fmt::format("{}\t{}\t{}\t{}\n", tsv_field(recipe.label), batch,
                           printf_string("%d\t%.4f\t%.4f", cell.error.count(), cell.error.mean(),
                                         cell.error.sample_std()),
                           precise);

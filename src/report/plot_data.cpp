@@ -6,6 +6,7 @@
 
 #include "normtrain/common/error.hpp"
 #include "normtrain/common/file_io.hpp"
+#include "normtrain/report/text_format.hpp"
 
 namespace normtrain {
 namespace {
@@ -26,14 +27,6 @@ int count_steps(const fs::path& path) {
   return rows;
 }
 
-// A label as one field: tabs and line breaks become spaces.
-std::string field(std::string text) {
-  for (char& c : text) {
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  }
-  return text;
-}
-
 // A path as one field; a path with a tab or line break in it cannot be one.
 std::string path_field(const fs::path& path) {
   const std::string text = path.string();
@@ -51,9 +44,10 @@ std::string plot_data_text(const std::vector<RunSummary>& runs) {
   std::string text = std::string(kPlotDataHeader) + "\n";
   for (const RunSummary& run : runs) {
     const fs::path steps_csv = run.folder / "steps.csv";
-    text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", path_field(run.folder), field(run.label),
-                        field(run.status), run.epochs, count_steps(steps_csv),
-                        path_field(run.folder / "metrics.csv"), path_field(steps_csv));
+    text +=
+        fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", path_field(run.folder), tsv_field(run.label),
+                    tsv_field(run.status), run.epochs, count_steps(steps_csv),
+                    path_field(run.folder / "metrics.csv"), path_field(steps_csv));
   }
   return text;
 }

@@ -14,6 +14,13 @@ std::string printf_string(const char* format, ...) {
   return buffer;
 }
 
+std::string tsv_field(std::string text) {
+  for (char& c : text) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
 std::string markdown_cell(const std::string& text) {
   std::string cell;
   for (const char c : text) {

@@ -10,6 +10,9 @@ namespace normtrain {
 // arguments.
 [[gnu::format(printf, 1, 2)]] std::string printf_string(const char* format, ...);
 
+// `text` as one field of a tab-separated line: tabs and line breaks become spaces.
+std::string tsv_field(std::string text);
+
 // `text` as one Markdown table cell: a "|" inside would end the cell early.
 std::string markdown_cell(const std::string& text);
 
