@@ -22,7 +22,7 @@ struct Cell {
   Spread error;
   Spread precise_error;
   // Runs left out of the statistics, by status, in the order the statuses first appear.
-  std::vector<std::pair<std::string, int>> left_out;
+  StatusCounts left_out;
 };
 
 struct Recipe {
@@ -38,16 +38,6 @@ struct Study {
   double train_seconds = 0.0;
   double total_seconds = 0.0;
 };
-
-void count_left_out(Cell& cell, const std::string& status) {
-  auto counted = std::find_if(cell.left_out.begin(), cell.left_out.end(),
-                              [&](const auto& entry) { return entry.first == status; });
-  if (counted == cell.left_out.end()) {
-    cell.left_out.emplace_back(status, 1);
-  } else {
-    ++counted->second;
-  }
-}
 
 Study pool(const std::vector<RunSummary>& runs) {
   Study study;
@@ -69,7 +59,7 @@ Study pool(const std::vector<RunSummary>& runs) {
     study.train_seconds += run.train_seconds;
     study.total_seconds += run.total_seconds;
     if (run.status != "completed") {
-      count_left_out(cell, run.status);
+      count_status(cell.left_out, run.status);
     } else if (run.final_test_acc) {  // a completed run without an epoch adds no error
       cell.error.add(100.0 - *run.final_test_acc);
       if (run.final_test_acc_precise) cell.precise_error.add(100.0 - *run.final_test_acc_precise);

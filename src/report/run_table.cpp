@@ -77,7 +77,7 @@ struct RecipeRow {
   int runs = 0;
   std::string seeds;
   // Runs left out of the statistics, by status, in the order the statuses first appear.
-  std::vector<std::pair<std::string, int>> left_out;
+  StatusCounts left_out;
   Spread best_test;
   Spread final_test;
   Spread best_train;
@@ -87,13 +87,7 @@ void add_run(RecipeRow& row, const RunSummary& run) {
   row.seeds += fmt::format("{}{}", row.runs == 0 ? "" : ", ", run.config.seed);
   ++row.runs;
   if (run.status != "completed") {
-    auto counted = row.left_out.begin();
-    while (counted != row.left_out.end() && counted->first != run.status) ++counted;
-    if (counted == row.left_out.end()) {
-      row.left_out.emplace_back(run.status, 1);
-    } else {
-      ++counted->second;
-    }
+    count_status(row.left_out, run.status);
     return;
   }
   // A completed run without a finished epoch counts as a run but adds no accuracy.
@@ -167,6 +161,16 @@ RunSummary read_run_summary(const fs::path& folder) {
         fmt::format("{} is not a run record normtrain can read ({})", path.string(), error.what()));
   }
   return run;
+}
+
+void count_status(StatusCounts& counts, const std::string& status) {
+  auto counted = std::find_if(counts.begin(), counts.end(),
+                              [&](const auto& entry) { return entry.first == status; });
+  if (counted == counts.end()) {
+    counts.emplace_back(status, 1);
+  } else {
+    ++counted->second;
+  }
 }
 
 std::string recipe_key(const TrainConfig& config, const std::vector<std::string>& also_ignored) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "normtrain/cli/config.hpp"
@@ -61,6 +62,11 @@ std::string run_table(const std::vector<RunSummary>& runs);
 // training accuracy over its completed runs. Runs that did not complete are counted by status
 // ("3 (1, 2, 3; 1 diverged)") and left out of the statistics.
 std::string aggregate_table(const std::vector<RunSummary>& runs);
+
+// Runs left out of a table's statistics, counted by status in the order the statuses first
+// appear: {"diverged", 2}, {"interrupted", 1}.
+using StatusCounts = std::vector<std::pair<std::string, int>>;
+void count_status(StatusCounts& counts, const std::string& status);
 
 // "99.35%", or "99.35% (19)" with an epoch above 0; "-" for no value.
 std::string format_accuracy(std::optional<double> percent, int epoch = 0);
