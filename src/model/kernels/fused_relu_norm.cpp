@@ -9,6 +9,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "normtrain/model/kernels/relu_norm_passes.hpp"
+
 namespace normtrain {
 namespace {
 
@@ -56,22 +58,12 @@ torch::Tensor to_tensor(const std::vector<double>& values, const torch::TensorOp
 
 // The kernels below keep one accumulator or coefficient per channel in a local array. With the
 // channel count known at compile time (this network uses 8, 16 and 24) the arrays live in
-// registers and the channel loops vectorize; other counts up to kMaxChannels take the same code
-// with a run-time count, and larger ones the stock operators. ReLU is written as max and its
-// gradient's mask as a select: signs of activations are random, and a branch on them
-// mispredicts half the time; a multiply by 0 or 1 would turn an infinite gradient into NaN
-// where the stock ReLU gives 0.
-constexpr std::int64_t kMaxChannels = 64;
-
-template <int kChannels>
-constexpr std::int64_t array_size() {
-  return kChannels > 0 ? kChannels : kMaxChannels;
-}
-
-template <typename T>
-inline T relu(T v) {
-  return std::max(v, T(0));
-}
+// registers and the channel loops vectorize; other counts up to kernels::kMaxFusedChannels take
+// the same code with a run-time count, and larger ones the stock operators. The passes over the
+// activations are in relu_norm_pass_loops.hpp, built once per instruction set.
+using kernels::channel_array_size;
+using kernels::kMaxFusedChannels;
+using kernels::relu_norm_passes;
 
 // The channel count: the compile-time one when there is one. Called inside each parallel
 // lambda, because a value captured from outside is reloaded through a pointer there and stops
@@ -96,157 +88,9 @@ void with_channel_count(std::int64_t channels, F f) {
     case 24:
       return f(std::integral_constant<int, 24>{});
     default:
-      TORCH_CHECK(channels <= kMaxChannels, "fused ReLU + norm: ", channels, " channels, at most ",
-                  kMaxChannels, " supported");
+      TORCH_CHECK(channels <= kMaxFusedChannels, "fused ReLU + norm: ", channels,
+                  " channels, at most ", kMaxFusedChannels, " supported");
       return f(std::integral_constant<int, 0>{});
-  }
-}
-
-// The four passes over one example's channels-last activations (hw positions of `channels`
-// values each). Per-channel accumulators and coefficients are small local arrays; with the
-// channel count a compile-time constant at the call site they stay in registers and the channel
-// loops vectorize.
-//
-// Every pass works with values relative to a per-channel center close to their mean, not with
-// the values themselves: with a mean large against the spread, sums of relu(x) and relu(x)^2
-// (variance = E[r^2] - E[r]^2) lose every digit of the variance to rounding, and sums of
-// dy * relu(x) lose those of the weight's gradient. The center's error only shifts the sums,
-// which the double-precision code outside corrects exactly.
-//
-// The sums run over kBlock positions at a time in T, each block's sums then added to double
-// accumulators: the inner loops stay those of T, and rounding that of 16-term sums. (Summed in
-// one float over an example's 676 positions, the variance was off by about 6e-6 of itself and
-// the output by 20 times the stock operator's rounding error.)
-constexpr std::int64_t kBlock = 16;
-
-// The center is the mean over an eighth of the positions: the first kBlock of every
-// kCenterStride * kBlock, which keeps the memory reads sequential. It lies within
-// sqrt(kCenterStride) standard deviations of the mean (the sampled values' squared deviations
-// are part of the variance's sum), so sums around it lose at most about 3 bits more than sums
-// around the exact mean.
-constexpr std::int64_t kCenterStride = 8;
-
-// The loops over one block's positions, adding to the caller's accumulators in T. Plain loops
-// over restrict pointers, as GCC vectorizes them across the channels.
-
-// Sums of relu(x), per channel.
-template <typename T>
-inline void block_relu_sum(const T* __restrict x, std::int64_t positions, std::int64_t channels,
-                           T* __restrict sum) {
-  for (std::int64_t p = 0; p < positions; ++p, x += channels) {
-    for (std::int64_t c = 0; c < channels; ++c) sum[c] += relu(x[c]);
-  }
-}
-
-// Sums of d = relu(x) - center and of d^2, per channel. Two positions at a time: with few
-// channels the additions to the accumulators, one after the other, are what limits the speed.
-template <typename T>
-inline void block_centered_moments(const T* __restrict x, std::int64_t positions,
-                                   std::int64_t channels, const T* __restrict center,
-                                   T* __restrict sum_d, T* __restrict sum_d2) {
-  std::int64_t p = 0;
-  for (; p + 1 < positions; p += 2, x += 2 * channels) {
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const T d0 = relu(x[c]) - center[c];
-      const T d1 = relu(x[channels + c]) - center[c];
-      sum_d[c] += d0 + d1;
-      sum_d2[c] += d0 * d0 + d1 * d1;
-    }
-  }
-  for (; p < positions; ++p, x += channels) {
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const T d = relu(x[c]) - center[c];
-      sum_d[c] += d;
-      sum_d2[c] += d * d;
-    }
-  }
-}
-
-// Sums of dy * (relu(x) - center) and of dy, per channel.
-template <typename T>
-inline void block_gradient_moments(const T* __restrict dy, const T* __restrict x,
-                                   std::int64_t positions, std::int64_t channels,
-                                   const T* __restrict center, T* __restrict dy_d,
-                                   T* __restrict dy_sum) {
-  for (std::int64_t p = 0; p < positions; ++p, x += channels, dy += channels) {
-    for (std::int64_t c = 0; c < channels; ++c) {
-      dy_d[c] += dy[c] * (relu(x[c]) - center[c]);
-      dy_sum[c] += dy[c];
-    }
-  }
-}
-
-// total[c] += part[c], from T to double.
-template <typename T>
-inline void add_to(double* __restrict total, const T* __restrict part, std::int64_t channels) {
-  for (std::int64_t c = 0; c < channels; ++c) total[c] += static_cast<double>(part[c]);
-}
-
-// Per channel: center = the mean of relu(x) over the sampled positions, and the sums over all
-// positions of d = relu(x) - center and of d^2. sum_d lets the caller undo the center's
-// distance from the mean, exactly.
-template <int kChannels, typename T>
-inline void example_relu_moments(const T* x, std::int64_t hw, std::int64_t channels, T* center,
-                                 double* sum_d, double* sum_d2) {
-  T sum[array_size<kChannels>()] = {};
-  std::int64_t sampled = 0;
-  for (std::int64_t start = 0; start < hw; start += kCenterStride * kBlock) {
-    const std::int64_t positions = std::min(kBlock, hw - start);
-    block_relu_sum(x + start * channels, positions, channels, sum);
-    sampled += positions;
-  }
-  for (std::int64_t c = 0; c < channels; ++c) center[c] = sum[c] / static_cast<T>(sampled);
-  for (std::int64_t start = 0; start < hw; start += kBlock) {
-    T a[array_size<kChannels>()] = {};
-    T b[array_size<kChannels>()] = {};
-    block_centered_moments(x + start * channels, std::min(kBlock, hw - start), channels, center, a,
-                           b);
-    add_to(sum_d, a, channels);
-    add_to(sum_d2, b, channels);
-  }
-}
-
-// Sums over the positions of dy * (relu(x) - center) and of dy, per channel.
-template <int kChannels, typename T>
-inline void example_gradient_moments(const T* dy, const T* x, std::int64_t hw,
-                                     std::int64_t channels, const T* center, double* dy_d,
-                                     double* dy_sum) {
-  for (std::int64_t start = 0; start < hw; start += kBlock) {
-    T a[array_size<kChannels>()] = {};
-    T b[array_size<kChannels>()] = {};
-    const std::int64_t offset = start * channels;
-    block_gradient_moments(dy + offset, x + offset, std::min(kBlock, hw - start), channels, center,
-                           a, b);
-    add_to(dy_d, a, channels);
-    add_to(dy_sum, b, channels);
-  }
-}
-
-// y = (relu(x) - center[c]) * scale[c] + shift[c].
-template <typename T>
-inline void example_affine_forward(const T* __restrict x, std::int64_t hw, std::int64_t channels,
-                                   const T* __restrict center, const T* __restrict scale,
-                                   const T* __restrict shift, T* __restrict y) {
-  for (std::int64_t p = 0; p < hw; ++p, x += channels, y += channels) {
-    for (std::int64_t c = 0; c < channels; ++c) {
-      y[c] = (relu(x[c]) - center[c]) * scale[c] + shift[c];
-    }
-  }
-}
-
-// dx = x <= 0 ? 0 : dy * k1[c] + (x - center[c]) * k3[c] + k2[c]: the input gradient of every
-// normalization here once its per-(example, channel) coefficients are known. The select is
-// threshold_backward's, the stock ReLU's backward.
-template <typename T>
-inline void example_affine_backward(const T* __restrict dy, const T* __restrict x, std::int64_t hw,
-                                    std::int64_t channels, const T* __restrict center,
-                                    const T* __restrict k1, const T* __restrict k2,
-                                    const T* __restrict k3, T* __restrict dx) {
-  for (std::int64_t p = 0; p < hw; ++p, x += channels, dy += channels, dx += channels) {
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const T v = dy[c] * k1[c] + (x[c] - center[c]) * k3[c] + k2[c];
-      dx[c] = x[c] <= T(0) ? T(0) : v;
-    }
   }
 }
 
@@ -257,7 +101,7 @@ struct Moments {
   double m2 = 0.0;
 };
 
-// The moments of one example's channel from example_relu_moments' results.
+// The moments of one example's channel from the relu_moments pass's results.
 template <typename T>
 Moments channel_moments(std::int64_t hw, T center, double sum_d, double sum_d2) {
   const double count = static_cast<double>(hw);
@@ -282,14 +126,14 @@ Moments merge(const Moments& a, const Moments& b) {
 template <typename T, int kChannels>
 void relu_moments(const T* x, Shape s, std::vector<Moments>& moments) {
   moments.assign(s.n * s.c, Moments{});
+  const auto& passes = relu_norm_passes<T, kChannels>();
   at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t channels = channel_count<kChannels>(s);
     for (std::int64_t n = begin; n < end; ++n) {
-      T center[array_size<kChannels>()];
-      double sum_d[array_size<kChannels>()] = {};
-      double sum_d2[array_size<kChannels>()] = {};
-      example_relu_moments<kChannels>(x + n * s.hw * channels, s.hw, channels, center, sum_d,
-                                      sum_d2);
+      T center[channel_array_size<kChannels>()];
+      double sum_d[channel_array_size<kChannels>()] = {};
+      double sum_d2[channel_array_size<kChannels>()] = {};
+      passes.relu_moments(x + n * s.hw * channels, s.hw, channels, center, sum_d, sum_d2);
       for (std::int64_t c = 0; c < channels; ++c) {
         moments[n * channels + c] = channel_moments(s.hw, center[c], sum_d[c], sum_d2[c]);
       }
@@ -303,17 +147,18 @@ void gradient_moments(const T* dy, const T* x, Shape s, const std::vector<double
                       std::vector<double>& dy_centered, std::vector<double>& dy_sum) {
   dy_centered.assign(s.n * s.c, 0.0);
   dy_sum.assign(s.n * s.c, 0.0);
+  const auto& passes = relu_norm_passes<T, kChannels>();
   at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t channels = channel_count<kChannels>(s);
     for (std::int64_t n = begin; n < end; ++n) {
-      T center[array_size<kChannels>()];
-      double a[array_size<kChannels>()] = {};
-      double b[array_size<kChannels>()] = {};
+      T center[channel_array_size<kChannels>()];
+      double a[channel_array_size<kChannels>()] = {};
+      double b[channel_array_size<kChannels>()] = {};
       for (std::int64_t c = 0; c < channels; ++c) {
         center[c] = static_cast<T>(mean[n * channels + c]);
       }
       const std::int64_t offset = n * s.hw * channels;
-      example_gradient_moments<kChannels>(dy + offset, x + offset, s.hw, channels, center, a, b);
+      passes.gradient_moments(dy + offset, x + offset, s.hw, channels, center, a, b);
       for (std::int64_t c = 0; c < channels; ++c) {
         const std::int64_t i = n * channels + c;
         dy_sum[i] = b[c];
@@ -327,12 +172,13 @@ void gradient_moments(const T* dy, const T* x, Shape s, const std::vector<double
 template <typename T, int kChannels>
 void affine_forward(const T* x, Shape s, const std::vector<double>& mean,
                     const std::vector<double>& scale, const std::vector<double>& shift, T* y) {
+  const auto& passes = relu_norm_passes<T, kChannels>();
   at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t channels = channel_count<kChannels>(s);
     for (std::int64_t n = begin; n < end; ++n) {
-      T center[array_size<kChannels>()];
-      T k[array_size<kChannels>()];
-      T m[array_size<kChannels>()];
+      T center[channel_array_size<kChannels>()];
+      T k[channel_array_size<kChannels>()];
+      T m[channel_array_size<kChannels>()];
       for (std::int64_t c = 0; c < channels; ++c) {
         const std::int64_t i = n * channels + c;
         center[c] = static_cast<T>(mean[i]);
@@ -340,7 +186,7 @@ void affine_forward(const T* x, Shape s, const std::vector<double>& mean,
         m[c] = static_cast<T>(shift[i] + (static_cast<double>(center[c]) - mean[i]) * scale[i]);
       }
       const std::int64_t offset = n * s.hw * channels;
-      example_affine_forward(x + offset, s.hw, channels, center, k, m, y + offset);
+      passes.affine_forward(x + offset, s.hw, channels, center, k, m, y + offset);
     }
   });
 }
@@ -350,13 +196,14 @@ template <typename T, int kChannels>
 void affine_backward(const T* dy, const T* x, Shape s, const std::vector<double>& mean,
                      const std::vector<double>& k1, const std::vector<double>& k2,
                      const std::vector<double>& k3, T* dx) {
+  const auto& passes = relu_norm_passes<T, kChannels>();
   at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t channels = channel_count<kChannels>(s);
     for (std::int64_t n = begin; n < end; ++n) {
-      T center[array_size<kChannels>()];
-      T a[array_size<kChannels>()];
-      T b[array_size<kChannels>()];
-      T d[array_size<kChannels>()];
+      T center[channel_array_size<kChannels>()];
+      T a[channel_array_size<kChannels>()];
+      T b[channel_array_size<kChannels>()];
+      T d[channel_array_size<kChannels>()];
       for (std::int64_t c = 0; c < channels; ++c) {
         const std::int64_t i = n * channels + c;
         center[c] = static_cast<T>(mean[i]);
@@ -365,8 +212,7 @@ void affine_backward(const T* dy, const T* x, Shape s, const std::vector<double>
         d[c] = static_cast<T>(k3[i]);
       }
       const std::int64_t offset = n * s.hw * channels;
-      example_affine_backward(dy + offset, x + offset, s.hw, channels, center, a, b, d,
-                              dx + offset);
+      passes.affine_backward(dy + offset, x + offset, s.hw, channels, center, a, b, d, dx + offset);
     }
   });
 }
@@ -411,17 +257,18 @@ template <typename T, int kChannels>
 void group_norm_forward(const T* x, Shape s, std::int64_t groups, double eps,
                         const std::vector<double>& w, const std::vector<double>& b,
                         Normalizer& stats, T* y) {
+  const auto& passes = relu_norm_passes<T, kChannels>();
   at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t channels = channel_count<kChannels>(s);
     const std::int64_t per_group = channels / groups;
     for (std::int64_t n = begin; n < end; ++n) {
       const std::int64_t offset = n * s.hw * channels;
-      T center[array_size<kChannels>()];
-      double sum_d[array_size<kChannels>()] = {};
-      double sum_d2[array_size<kChannels>()] = {};
-      example_relu_moments<kChannels>(x + offset, s.hw, channels, center, sum_d, sum_d2);
-      T scale[array_size<kChannels>()];
-      T shift[array_size<kChannels>()];
+      T center[channel_array_size<kChannels>()];
+      double sum_d[channel_array_size<kChannels>()] = {};
+      double sum_d2[channel_array_size<kChannels>()] = {};
+      passes.relu_moments(x + offset, s.hw, channels, center, sum_d, sum_d2);
+      T scale[channel_array_size<kChannels>()];
+      T shift[channel_array_size<kChannels>()];
       for (std::int64_t g = 0; g < groups; ++g) {
         Moments group;
         for (std::int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
@@ -439,7 +286,7 @@ void group_norm_forward(const T* x, Shape s, std::int64_t groups, double eps,
           shift[c] = static_cast<T>(b[c] + center_error * k);
         }
       }
-      example_affine_forward(x + offset, s.hw, channels, center, scale, shift, y + offset);
+      passes.affine_forward(x + offset, s.hw, channels, center, scale, shift, y + offset);
     }
   });
 }
@@ -452,23 +299,23 @@ void group_norm_backward(const T* dy, const T* x, Shape s, std::int64_t groups,
                          std::vector<double>& dy_xhat, std::vector<double>& dy_sum, T* dx) {
   dy_xhat.assign(s.n * s.c, 0.0);
   dy_sum.assign(s.n * s.c, 0.0);
+  const auto& passes = relu_norm_passes<T, kChannels>();
   at::parallel_for(0, s.n, 1, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t channels = channel_count<kChannels>(s);
     const std::int64_t per_group = channels / groups;
     const double count = static_cast<double>(per_group * s.hw);
     for (std::int64_t n = begin; n < end; ++n) {
       const std::int64_t offset = n * s.hw * channels;
-      T center[array_size<kChannels>()];
+      T center[channel_array_size<kChannels>()];
       for (std::int64_t c = 0; c < channels; ++c) {
         center[c] = static_cast<T>(stats.mean[n * channels + c]);
       }
-      double dy_d[array_size<kChannels>()] = {};
-      double dy_total[array_size<kChannels>()] = {};
-      example_gradient_moments<kChannels>(dy + offset, x + offset, s.hw, channels, center, dy_d,
-                                          dy_total);
-      T k1[array_size<kChannels>()];
-      T k2[array_size<kChannels>()];
-      T k3[array_size<kChannels>()];
+      double dy_d[channel_array_size<kChannels>()] = {};
+      double dy_total[channel_array_size<kChannels>()] = {};
+      passes.gradient_moments(dy + offset, x + offset, s.hw, channels, center, dy_d, dy_total);
+      T k1[channel_array_size<kChannels>()];
+      T k2[channel_array_size<kChannels>()];
+      T k3[channel_array_size<kChannels>()];
       for (std::int64_t g = 0; g < groups; ++g) {
         // sum(dxhat) and sum(dxhat * xhat) over the group, dxhat = dy * weight.
         double sum_dxhat = 0.0;
@@ -491,8 +338,8 @@ void group_norm_backward(const T* dy, const T* x, Shape s, std::int64_t groups,
           k2[c] = static_cast<T>(-rstd * sum_dxhat / count + center_error * c3);
         }
       }
-      example_affine_backward(dy + offset, x + offset, s.hw, channels, center, k1, k2, k3,
-                              dx + offset);
+      passes.affine_backward(dy + offset, x + offset, s.hw, channels, center, k1, k2, k3,
+                             dx + offset);
     }
   });
 }
@@ -731,13 +578,13 @@ void check_per_channel(const char* op, const char* name, const torch::Tensor& t,
 }
 
 // Whether the fused kernels take x: a non-empty 4-D dense CPU tensor of floats or doubles with
-// at most kMaxChannels channels, and every per-channel tensor given; anything else goes to the
+// at most kMaxFusedChannels channels, and every per-channel tensor given; anything else goes to the
 // stock operators. The kernels then also need the per-channel tensors in the input's type.
 bool fused_kernels_take(
     const char* op, const torch::Tensor& x,
     std::initializer_list<std::pair<const char*, const torch::Tensor*>> params) {
   if (!x.device().is_cpu() || x.layout() != torch::kStrided || x.dim() != 4 || x.numel() == 0 ||
-      x.size(1) > kMaxChannels ||
+      x.size(1) > kMaxFusedChannels ||
       !(x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble)) {
     return false;
   }
