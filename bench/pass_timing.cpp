@@ -28,22 +28,6 @@ struct BlockShape {
 // The normalized blocks' outputs: 8 x 26 x 26, 24 x 24 x 24, then 16 x 10 x 10, 8 x 8, 6 x 6.
 constexpr BlockShape kBlocks[] = {{8, 676}, {24, 576}, {16, 100}, {16, 64}, {16, 36}};
 
-template <int kChannels>
-const ReluNormPasses<float>& passes(InstructionSet isa) {
-  return normtrain::kernels::relu_norm_passes<float, kChannels>(isa);
-}
-
-const ReluNormPasses<float>& passes_for(int channels, InstructionSet isa) {
-  switch (channels) {
-    case 8:
-      return passes<8>(isa);
-    case 16:
-      return passes<16>(isa);
-    default:
-      return passes<24>(isa);
-  }
-}
-
 // Median nanoseconds per value of `pass` run once over each of `examples` examples.
 double ns_per_value(const std::function<void(std::int64_t offset)>& pass, std::int64_t examples,
                     std::int64_t values_per_example, int reps) {
@@ -93,7 +77,8 @@ int main(int argc, char** argv) {
     for (int pass = 0; pass < 4; ++pass) {
       std::vector<double> timing;
       for (const InstructionSet isa : builds) {
-        const ReluNormPasses<float>& p = passes_for(block.channels, isa);
+        const ReluNormPasses<float>& p =
+            normtrain::kernels::relu_norm_passes<float>(block.channels, isa);
         const std::int64_t hw = block.hw;
         const std::int64_t c = block.channels;
         const std::function<void(std::int64_t)> run[] = {

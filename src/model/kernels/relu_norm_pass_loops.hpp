@@ -226,3 +226,15 @@ ReluNormPasses<T> make_relu_norm_passes(int compiled_channels) {
 
 }  // namespace
 }  // namespace normtrain::kernels
+
+// Defines builds::NAME (relu_norm_pass_builds.hpp) from the loops above, as compiled in the
+// including translation unit.
+#define NORMTRAIN_DEFINE_RELU_NORM_PASS_BUILD(NAME)     \
+  namespace normtrain::kernels::builds {                \
+  template <typename T>                                 \
+  ReluNormPasses<T> NAME(int compiled_channels) {       \
+    return make_relu_norm_passes<T>(compiled_channels); \
+  }                                                     \
+  template ReluNormPasses<float> NAME(int);             \
+  template ReluNormPasses<double> NAME(int);            \
+  }

@@ -55,6 +55,23 @@ const ReluNormPasses<T>& relu_norm_passes() {
   return relu_norm_passes<T, kChannels>(fastest);
 }
 
+template <typename T>
+const ReluNormPasses<T>& relu_norm_passes(std::int64_t channels, InstructionSet isa) {
+  switch (channels) {
+    case 8:
+      return relu_norm_passes<T, 8>(isa);
+    case 16:
+      return relu_norm_passes<T, 16>(isa);
+    case 24:
+      return relu_norm_passes<T, 24>(isa);
+    default:
+      return relu_norm_passes<T, 0>(isa);
+  }
+}
+
+template const ReluNormPasses<float>& relu_norm_passes(std::int64_t, InstructionSet);
+template const ReluNormPasses<double>& relu_norm_passes(std::int64_t, InstructionSet);
+
 #define NORMTRAIN_INSTANTIATE_PASSES(T, C)                    \
   template const ReluNormPasses<T>& relu_norm_passes<T, C>(); \
   template const ReluNormPasses<T>& relu_norm_passes<T, C>(InstructionSet isa);

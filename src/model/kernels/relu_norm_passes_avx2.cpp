@@ -8,14 +8,4 @@
 #error "relu_norm_passes_avx2.cpp must be compiled with -mavx2 -mfma"
 #endif
 
-namespace normtrain::kernels::builds {
-
-template <typename T>
-ReluNormPasses<T> avx2(int compiled_channels) {
-  return make_relu_norm_passes<T>(compiled_channels);
-}
-
-template ReluNormPasses<float> avx2(int);
-template ReluNormPasses<double> avx2(int);
-
-}  // namespace normtrain::kernels::builds
+NORMTRAIN_DEFINE_RELU_NORM_PASS_BUILD(avx2)

@@ -2,14 +2,4 @@
 #include "relu_norm_pass_builds.hpp"
 #include "relu_norm_pass_loops.hpp"
 
-namespace normtrain::kernels::builds {
-
-template <typename T>
-ReluNormPasses<T> baseline(int compiled_channels) {
-  return make_relu_norm_passes<T>(compiled_channels);
-}
-
-template ReluNormPasses<float> baseline(int);
-template ReluNormPasses<double> baseline(int);
-
-}  // namespace normtrain::kernels::builds
+NORMTRAIN_DEFINE_RELU_NORM_PASS_BUILD(baseline)

@@ -73,21 +73,6 @@ PassOutputs<T> run_passes(const ReluNormPasses<T>& passes, std::int64_t hw, std:
   return out;
 }
 
-// The passes for `channels` as the fused kernels look them up.
-template <typename T>
-const ReluNormPasses<T>& passes_for(std::int64_t channels, InstructionSet isa) {
-  switch (channels) {
-    case 8:
-      return relu_norm_passes<T, 8>(isa);
-    case 16:
-      return relu_norm_passes<T, 16>(isa);
-    case 24:
-      return relu_norm_passes<T, 24>(isa);
-    default:
-      return relu_norm_passes<T, 0>(isa);
-  }
-}
-
 template <typename T>
 void expect_builds_agree_bit_for_bit() {
   if (!available(InstructionSet::kAvx2)) {
@@ -99,9 +84,9 @@ void expect_builds_agree_bit_for_bit() {
     for (const std::int64_t hw : {1, 15, 16, 17, 129, 676}) {
       SCOPED_TRACE(testing::Message() << channels << " channels, " << hw << " positions");
       const PassOutputs<T> baseline =
-          run_passes(passes_for<T>(channels, InstructionSet::kBaseline), hw, channels);
+          run_passes(relu_norm_passes<T>(channels, InstructionSet::kBaseline), hw, channels);
       const PassOutputs<T> avx2 =
-          run_passes(passes_for<T>(channels, InstructionSet::kAvx2), hw, channels);
+          run_passes(relu_norm_passes<T>(channels, InstructionSet::kAvx2), hw, channels);
       EXPECT_TRUE(same_bits(baseline.center, avx2.center));
       EXPECT_TRUE(same_bits(baseline.sum_d, avx2.sum_d));
       EXPECT_TRUE(same_bits(baseline.sum_d2, avx2.sum_d2));

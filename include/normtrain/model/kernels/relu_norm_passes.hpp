@@ -58,4 +58,9 @@ const ReluNormPasses<T>& relu_norm_passes();
 template <typename T, int kChannels>
 const ReluNormPasses<T>& relu_norm_passes(InstructionSet isa);
 
+// The same by a channel count known at run time (at most kMaxFusedChannels): the compiled
+// passes for 8, 16 and 24, the run-time ones for other counts.
+template <typename T>
+const ReluNormPasses<T>& relu_norm_passes(std::int64_t channels, InstructionSet isa);
+
 }  // namespace normtrain::kernels
