@@ -34,6 +34,7 @@ std::string to_json_text(const RunRecord& r) {
       {"config", nlohmann::json::parse(config_to_json_text(r.config))},
       {"device", r.device},
       {"threads", r.threads},
+      {"train_threads", r.train_threads},
       {"parameters", r.parameters},
       {"train_examples", r.train_examples},
       {"test_examples", r.test_examples},

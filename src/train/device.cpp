@@ -38,4 +38,12 @@ int apply_thread_count(int requested) {
   return threads;
 }
 
+ScopedThreadCount::ScopedThreadCount(int threads) : before_(torch::get_num_threads()) {
+  if (threads != before_) torch::set_num_threads(threads);
+}
+
+ScopedThreadCount::~ScopedThreadCount() {
+  if (torch::get_num_threads() != before_) torch::set_num_threads(before_);
+}
+
 }  // namespace normtrain

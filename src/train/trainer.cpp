@@ -2,16 +2,19 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/convolution_check.hpp"
+#include "normtrain/train/device.hpp"
 #include "normtrain/train/landscape_probe.hpp"
 #include "normtrain/train/layer_diagnostics.hpp"
 #include "normtrain/train/lr_schedule.hpp"
 #include "normtrain/train/objective.hpp"
 #include "normtrain/train/precise_batch_norm.hpp"
+#include "normtrain/train/thread_plan.hpp"
 
 namespace normtrain {
 namespace {
@@ -113,8 +116,12 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
       config_(config),
       parameters_(model_->parameters()),
       state_(model_state(model_)),
-      optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)) {
-  // Before the first step: a wrong convolution must not train silently.
+      optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)),
+      step_threads_(parameters_.front().is_cpu()
+                        ? training_thread_count(config.batch_size, torch::get_num_threads())
+                        : torch::get_num_threads()) {
+  // Before the first step, with the steps' threads: a wrong convolution must not train silently.
+  const ScopedThreadCount threads(step_threads_);
   ensure_correct_convolutions(model_, config.batch_size, ConvolutionUse::kTraining);
 }
 
@@ -158,6 +165,8 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   losses.reserve(batch_count);
   nlls.reserve(batch_count);
   correct.reserve(batch_count);
+  // Until the test pass, which splits its large batches between every thread.
+  std::optional<ScopedThreadCount> threads(std::in_place, step_threads_);
   for (std::int64_t i = 0; i < batch_count; ++i) {
     // Asked before each batch, so that a stop after the last one keeps the finished epoch.
     if (stop_requested && stop_requested()) {
@@ -216,6 +225,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   const torch::Tensor nll_values = torch::stack(nlls).to(torch::kCPU, torch::kFloat64);
   const torch::Tensor correct_values = torch::stack(correct).to(torch::kCPU, torch::kInt64);
   const double train_seconds = seconds_since(train_start);
+  threads.reset();
 
   EpochResult result;
   result.layers = std::move(layers);

@@ -28,6 +28,7 @@
 #include "normtrain/train/folder_lock.hpp"
 #include "normtrain/train/interrupt.hpp"
 #include "normtrain/train/run_folder.hpp"
+#include "normtrain/train/thread_plan.hpp"
 #include "normtrain/train/torch_errors.hpp"
 #include "normtrain/train/trainer.hpp"
 #include "normtrain/version.hpp"
@@ -85,6 +86,13 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   if (!config.quiet && !resume) fmt::print("{}", summary);
 
   Trainer trainer(model, config);
+  if (trainer.step_threads() < threads) {
+    spdlog::info(
+        "training steps of {} images run on {} thread{} (fewer than {} images a thread "
+        "do not gain from the split); test passes on {}",
+        config.batch_size, trainer.step_threads(), trainer.step_threads() == 1 ? "" : "s",
+        kMinImagesPerTrainingThread, threads);
+  }
   const std::filesystem::path checkpoint = out_dir / kCheckpointFileName;
   RunRecord record;
   record.config = config;
@@ -92,6 +100,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   record.variant_label = variant_label(config);
   record.device = device.str();
   record.threads = threads;
+  record.train_threads = trainer.step_threads();
   record.parameters = count_parameters(*model);
   record.train_examples = train_data.size();
   record.test_examples = test_data.size();

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -248,6 +250,29 @@ TEST(Divergence, ANonFiniteParameterIsCaughtEvenWhenTheLossStaysFinite) {
     const EpochResult result = trainer.run_epoch(1, train, test);
     ASSERT_TRUE(result.divergence.has_value()) << "fused " << fused;
     EXPECT_EQ(result.divergence->step, 1);
+  }
+}
+
+// A step of 8 images runs on one thread, faster than on two (thread_plan.hpp); the test pass
+// after it gets every thread back, and batches of 32 keep both.
+TEST(SmallBatches, TrainOnOneThreadAndLeaveTheTestPassEveryThread) {
+  torch::set_num_threads(2);
+  const TensorDataset train = testing::tiny_mnist(Split::kTrain, 64);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest, 50);
+  for (const auto& [batch, step_threads] : {std::pair{8, 1}, std::pair{32, 2}}) {
+    TrainConfig config;
+    config.norm = NormKind::kLayer;
+    config.batch_size = batch;
+    torch::manual_seed(config.seed);
+    NormNet model(model_options(config));
+    Trainer trainer(model, config);
+    EXPECT_EQ(trainer.step_threads(), step_threads) << batch;
+    std::set<int> seen;
+    const EpochResult result = trainer.run_epoch(
+        1, train, test, [&](std::int64_t, std::int64_t) { seen.insert(torch::get_num_threads()); });
+    ASSERT_FALSE(result.divergence.has_value());
+    EXPECT_EQ(seen, std::set<int>{step_threads}) << batch;
+    EXPECT_EQ(torch::get_num_threads(), 2) << batch;
   }
 }
 

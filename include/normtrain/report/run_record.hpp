@@ -19,6 +19,7 @@ struct RunRecord {
   std::string variant_label;  // e.g. "GN (8 groups)"
   std::string device;         // e.g. "cpu", "cuda:0 (NVIDIA H200)"
   int threads = 0;
+  int train_threads = 0;  // of `threads`, those a training step uses (thread_plan.hpp)
   std::int64_t parameters = 0;
   std::int64_t train_examples = 0;
   std::int64_t test_examples = 0;

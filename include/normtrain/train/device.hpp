@@ -14,4 +14,17 @@ torch::Device resolve_device(const std::string& spec);
 // returns the count in use.
 int apply_thread_count(int requested);
 
+// LibTorch's CPU thread count set to `threads` for this object's lifetime, then back to what it
+// was.
+class ScopedThreadCount {
+ public:
+  explicit ScopedThreadCount(int threads);
+  ~ScopedThreadCount();
+  ScopedThreadCount(const ScopedThreadCount&) = delete;
+  ScopedThreadCount& operator=(const ScopedThreadCount&) = delete;
+
+ private:
+  int before_;
+};
+
 }  // namespace normtrain

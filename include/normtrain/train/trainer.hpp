@@ -94,6 +94,9 @@ class Trainer {
 
   NormNet& model() { return model_; }
   torch::optim::SGD& optimizer() { return optimizer_; }
+  // The CPU threads a training step uses (training_thread_count); test passes use every one
+  // LibTorch was given. On a GPU: LibTorch's count, unchanged.
+  int step_threads() const { return step_threads_; }
 
  private:
   NormNet model_;
@@ -102,6 +105,7 @@ class Trainer {
   // Parameters and floating-point buffers, checked for divergence after every step.
   std::vector<torch::Tensor> state_;
   torch::optim::SGD optimizer_;
+  int step_threads_;
 };
 
 }  // namespace normtrain

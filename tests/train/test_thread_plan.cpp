@@ -1,0 +1,29 @@
+#include "normtrain/train/thread_plan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace normtrain {
+namespace {
+
+TEST(ThreadPlan, SmallBatchesTrainOnOneThread) {
+  for (const std::int64_t batch : {1, 2, 8, 15, 16, 31}) {
+    EXPECT_EQ(training_thread_count(batch, 2), 1) << batch;
+  }
+}
+
+TEST(ThreadPlan, EveryThreadGetsAtLeastSixteenImages) {
+  EXPECT_EQ(training_thread_count(32, 2), 2);
+  EXPECT_EQ(training_thread_count(64, 16), 4);
+  EXPECT_EQ(training_thread_count(128, 16), 8);
+  EXPECT_EQ(training_thread_count(2048, 16), 16);
+}
+
+TEST(ThreadPlan, NeverMoreThanAllowedNorFewerThanOne) {
+  EXPECT_EQ(training_thread_count(128, 2), 2);
+  EXPECT_EQ(training_thread_count(128, 1), 1);
+  EXPECT_EQ(training_thread_count(128, 0), 1);
+  EXPECT_EQ(training_thread_count(0, 4), 1);
+}
+
+}  // namespace
+}  // namespace normtrain
