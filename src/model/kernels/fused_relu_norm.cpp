@@ -64,6 +64,7 @@ torch::Tensor to_tensor(const std::vector<double>& values, const torch::TensorOp
 using kernels::channel_array_size;
 using kernels::kMaxFusedChannels;
 using kernels::relu_norm_passes;
+using kernels::with_compiled_channel_count;
 
 // The channel count: the compile-time one when there is one. Called inside each parallel
 // lambda, because a value captured from outside is reloaded through a pointer there and stops
@@ -77,21 +78,13 @@ inline std::int64_t channel_count(const Shape& s) {
   }
 }
 
-// Calls f(std::integral_constant<int, C>) with C the channel count, or 0 for "run time".
+// Calls f(std::integral_constant<int, C>) with C the channel count if the kernels are compiled
+// for it, or 0 for "run time" (with_compiled_channel_count).
 template <typename F>
 void with_channel_count(std::int64_t channels, F f) {
-  switch (channels) {
-    case 8:
-      return f(std::integral_constant<int, 8>{});
-    case 16:
-      return f(std::integral_constant<int, 16>{});
-    case 24:
-      return f(std::integral_constant<int, 24>{});
-    default:
-      TORCH_CHECK(channels <= kMaxFusedChannels, "fused ReLU + norm: ", channels,
-                  " channels, at most ", kMaxFusedChannels, " supported");
-      return f(std::integral_constant<int, 0>{});
-  }
+  TORCH_CHECK(channels <= kMaxFusedChannels, "fused ReLU + norm: ", channels, " channels, at most ",
+              kMaxFusedChannels, " supported");
+  with_compiled_channel_count(channels, f);
 }
 
 // Count, mean and sum of squared deviations from the mean of a set of values, in double.

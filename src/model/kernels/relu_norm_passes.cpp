@@ -57,16 +57,9 @@ const ReluNormPasses<T>& relu_norm_passes() {
 
 template <typename T>
 const ReluNormPasses<T>& relu_norm_passes(std::int64_t channels, InstructionSet isa) {
-  switch (channels) {
-    case 8:
-      return relu_norm_passes<T, 8>(isa);
-    case 16:
-      return relu_norm_passes<T, 16>(isa);
-    case 24:
-      return relu_norm_passes<T, 24>(isa);
-    default:
-      return relu_norm_passes<T, 0>(isa);
-  }
+  return with_compiled_channel_count(channels, [isa](auto compiled) -> const ReluNormPasses<T>& {
+    return relu_norm_passes<T, decltype(compiled)::value>(isa);
+  });
 }
 
 template const ReluNormPasses<float>& relu_norm_passes(std::int64_t, InstructionSet);

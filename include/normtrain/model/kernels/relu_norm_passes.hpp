@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace normtrain::kernels {
 
@@ -23,6 +24,23 @@ inline constexpr std::int64_t kMaxFusedChannels = 64;
 template <int kChannels>
 constexpr std::int64_t channel_array_size() {
   return kChannels > 0 ? kChannels : kMaxFusedChannels;
+}
+
+// Calls f(std::integral_constant<int, C>{}) and returns its result, with C = `channels` for the
+// counts whose passes and kernels are compiled for their count (8, 16 and 24: this network's
+// blocks), else 0, "given at run time". The one list of those counts.
+template <typename F>
+decltype(auto) with_compiled_channel_count(std::int64_t channels, F&& f) {
+  switch (channels) {
+    case 8:
+      return f(std::integral_constant<int, 8>{});
+    case 16:
+      return f(std::integral_constant<int, 16>{});
+    case 24:
+      return f(std::integral_constant<int, 24>{});
+    default:
+      return f(std::integral_constant<int, 0>{});
+  }
 }
 
 template <typename T>
@@ -58,8 +76,8 @@ const ReluNormPasses<T>& relu_norm_passes();
 template <typename T, int kChannels>
 const ReluNormPasses<T>& relu_norm_passes(InstructionSet isa);
 
-// The same by a channel count known at run time (at most kMaxFusedChannels): the compiled
-// passes for 8, 16 and 24, the run-time ones for other counts.
+// The same by a channel count known at run time (at most kMaxFusedChannels), looked up with
+// with_compiled_channel_count.
 template <typename T>
 const ReluNormPasses<T>& relu_norm_passes(std::int64_t channels, InstructionSet isa);
 
