@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "normtrain/data/batches.hpp"
+#include "normtrain/model/kernels/kernel_threads.hpp"
 #include "normtrain/model/model.hpp"
 #include "normtrain/train/allocator_tuning.hpp"
 #include "normtrain/train/objective.hpp"
@@ -135,6 +136,10 @@ int main(int argc, char** argv) {
   trace.reset();  // writes the trace file
   fmt::print("{} {} kernels, batch {}, {} threads, median of {} steps (ms)\n", norm,
              config.fused_kernels ? "fused" : "stock", batch_size, torch::get_num_threads(), steps);
+  if (config.fused_kernels) {
+    fmt::print("  the fused kernels split a batch over {} thread(s)\n",
+               normtrain::fused_kernel_threads(batch_size));
+  }
   for (const auto& [name, values] : phases) fmt::print("  {:<28} {:7.2f}\n", name, median(values));
   fmt::print("forward per layer (ms):\n");
   for (const auto& [name, values] : layers) fmt::print("  {:<40} {:7.3f}\n", name, median(values));

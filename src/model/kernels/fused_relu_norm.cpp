@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include <ATen/Parallel.h>
+#include "kernel_parallel_for.hpp"
 
 #include "normtrain/model/kernels/relu_norm_passes.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include <ATen/Parallel.h>
+#include "kernel_parallel_for.hpp"
 
 namespace normtrain {
 namespace {
