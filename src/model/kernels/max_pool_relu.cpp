@@ -65,6 +65,8 @@ void pool_row_forward(const T* __restrict top, const T* __restrict bottom, std::
 }
 
 // Each output's gradient goes to its route's input position; the other three get 0.
+// Written as zeros that one test overwrites: GCC 14 vectorizes that form, but left the same
+// choice written as `at == 0 ? g : 0` scalar, with a branch per value (GCC 12 did both).
 template <typename T>
 void pool_row_backward(const T* __restrict dy, const T* __restrict route, std::int64_t out_w,
                        std::int64_t channels, T* __restrict dtop, T* __restrict dbottom) {
@@ -73,10 +75,18 @@ void pool_row_backward(const T* __restrict dy, const T* __restrict route, std::i
     for (std::int64_t c = 0; c < channels; ++c) {
       const T g = dy[c];
       const T at = route[c];
-      dtop[c] = at == T(0) ? g : T(0);
-      dtop[channels + c] = at == T(1) ? g : T(0);
-      dbottom[c] = at == T(2) ? g : T(0);
-      dbottom[channels + c] = at == T(3) ? g : T(0);
+      T top_left = 0;
+      T top_right = 0;
+      T bottom_left = 0;
+      T bottom_right = 0;
+      if (at == T(0)) top_left = g;
+      if (at == T(1)) top_right = g;
+      if (at == T(2)) bottom_left = g;
+      if (at == T(3)) bottom_right = g;
+      dtop[c] = top_left;
+      dtop[channels + c] = top_right;
+      dbottom[c] = bottom_left;
+      dbottom[channels + c] = bottom_right;
     }
   }
 }
