@@ -3,15 +3,11 @@
 #include <cmath>
 
 namespace normtrain {
-namespace {
 
-// affine_grid's sample positions along one axis: pixel centres in [-1, 1] (align_corners false),
-// computed with its operations in its order so that the grid below matches it bit for bit.
 torch::Tensor pixel_centres(std::int64_t steps, const torch::TensorOptions& options) {
+  // With affine_grid's operations in its order, so that rotation_grid matches it bit for bit.
   return torch::linspace(-1, 1, steps, options) * (steps - 1) / steps;
 }
-
-}  // namespace
 
 torch::Tensor rotation_grid(const torch::Tensor& cos, const torch::Tensor& sin, std::int64_t height,
                             std::int64_t width) {

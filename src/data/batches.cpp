@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "normtrain/data/augment.hpp"
+#include "normtrain/data/augmented_inputs.hpp"
 
 namespace normtrain {
 namespace {
@@ -37,10 +38,9 @@ Batch EpochBatches::operator[](std::int64_t index) const {
   const std::int64_t start = index * batch_size_;
   const std::int64_t end = std::min(start + batch_size_, data_.size());
   const torch::Tensor picked = order_.slice(0, start, end);
-  const torch::Tensor images = to_unit_range(data_.images.index_select(0, picked));
-  // Rotation fills with 0 (black) before normalization, as the recipe asks.
-  const torch::Tensor rotated = rotate_batch(images, angles_.slice(0, start, end));
-  return {normalize(rotated, data_.mean, data_.std), data_.labels.index_select(0, picked)};
+  return {
+      augmented_inputs(data_.images, picked, angles_.slice(0, start, end), data_.mean, data_.std),
+      data_.labels.index_select(0, picked)};
 }
 
 Batch plain_batch(const TensorDataset& data, std::int64_t start, std::int64_t count) {

@@ -19,4 +19,8 @@ torch::Tensor rotate_batch(const torch::Tensor& images, const torch::Tensor& ang
 torch::Tensor rotation_grid(const torch::Tensor& cos, const torch::Tensor& sin, std::int64_t height,
                             std::int64_t width);
 
+// affine_grid's sample positions along one axis of `steps` pixels: the pixel centres in [-1, 1]
+// (align_corners false), bit for bit.
+torch::Tensor pixel_centres(std::int64_t steps, const torch::TensorOptions& options);
+
 }  // namespace normtrain
