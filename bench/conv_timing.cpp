@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "normtrain/model/architecture.hpp"
+#include "normtrain/model/kernels/single_channel_conv.hpp"
 
 namespace {
 
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   int threads = 2;
   int reps = 50;
   std::vector<std::int64_t> batch_sizes = {8, 128};
-  CLI::App app{"Time LibTorch's CPU convolutions on the network's layers"};
+  CLI::App app{"Time LibTorch's CPU convolutions on the network's layers, and normtrain's own"};
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
   app.add_option("--batch-sizes", batch_sizes)->delimiter(',')->check(CLI::PositiveNumber);
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
@@ -89,6 +90,17 @@ int main(int argc, char** argv) {
           2.0 * static_cast<double>(y.numel() * layer.in_channels * layer.kernel * layer.kernel);
       fmt::print("{:>5}  {:<15} {:>9.3f} {:>8.1f} {:>9.3f} {:>8.1f}\n", batch, layer.name, forward,
                  flop / forward / 1e6, backward, (input_gradient ? 2 : 1) * flop / backward / 1e6);
+      if (layer.in_channels != 1) continue;
+      // The fused model's own kernel for this layer, its backward through autograd as in training.
+      const double own_forward =
+          median_ms(reps, [&] { normtrain::single_channel_conv3x3(x, w.contiguous()); });
+      torch::AutoGradMode with_gradients(true);
+      const torch::Tensor trained = w.contiguous().requires_grad_(true);
+      const torch::Tensor own_y = normtrain::single_channel_conv3x3(x, trained);
+      const double own_backward = median_ms(
+          reps, [&] { torch::autograd::grad({own_y}, {trained}, {dy}, /*retain_graph=*/true); });
+      fmt::print("{:>5}  {:<15} {:>9.3f} {:>8.1f} {:>9.3f} {:>8.1f}\n", batch, "  normtrain's",
+                 own_forward, flop / own_forward / 1e6, own_backward, flop / own_backward / 1e6);
     }
   }
   return 0;

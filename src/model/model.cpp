@@ -3,6 +3,7 @@
 #include "normtrain/model/architecture.hpp"
 #include "normtrain/model/kernels/fused_relu_norm.hpp"
 #include "normtrain/model/kernels/max_pool_relu.hpp"
+#include "normtrain/model/kernels/single_channel_conv.hpp"
 #include "normtrain/model/layers/batch_renorm.hpp"
 #include "normtrain/model/layers/filter_response_norm.hpp"
 #include "normtrain/model/layers/pointwise_conv.hpp"
@@ -61,11 +62,13 @@ nn::Conv2d conv(int in_channels, int out_channels, int kernel) {
   return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel).bias(false));
 }
 
-// A block's 3x3 convolution, weight-standardized or not.
+// A block's 3x3 convolution, weight-standardized or not; fused, the first block's (one input
+// channel) is hand-written.
 nn::AnyModule block_conv(const ModelOptions& options, int in_channels, int out_channels) {
   if (options.weight_standardization) {
     return nn::AnyModule(StdConv2d(StdConv2dOptions(in_channels, out_channels, 3)));
   }
+  if (options.fused && in_channels == 1) return nn::AnyModule(SingleChannelConv2d(out_channels));
   return nn::AnyModule(conv(in_channels, out_channels, 3));
 }
 
