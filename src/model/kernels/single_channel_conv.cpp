@@ -157,8 +157,9 @@ __attribute__((target("avx2"))) void weight_gradient_example_avx2(const T* x, co
                                                                   const ConvShape& s, T* dw) {
   weight_gradient_example<T, kChannels>(x, dy, s, dw);
 }
+// The CPU check the norms' passes use (AVX2 with FMA, though these loops need AVX2 alone).
 bool has_avx2() {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  static const bool avx2 = kernels::available(kernels::InstructionSet::kAvx2);
   return avx2;
 }
 #endif
