@@ -224,16 +224,19 @@ class SingleChannelConvFunction : public torch::autograd::Function<SingleChannel
       const std::vector<scalar_t> w = taps_by_channel<scalar_t>(weight);
       conv_forward<scalar_t>(x.data_ptr<scalar_t>(), w.data(), s, y.data_ptr<scalar_t>());
     });
-    ctx->save_for_backward({x, weight});
+    // The weight's gradient needs its shape only: saving the weight itself would make an
+    // in-place update of it before the backward an error for no reason.
+    ctx->save_for_backward({x});
+    ctx->saved_data["weight_size"] = weight.sizes();
     return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor& x = saved[0];
-    const torch::Tensor& weight = saved[1];
+    const std::vector<std::int64_t> weight_size = ctx->saved_data["weight_size"].toIntVector();
     const torch::Tensor dy = grad_outputs[0].contiguous(at::MemoryFormat::ChannelsLast);
-    const ConvShape s = conv_shape(x, weight.size(0));
+    const ConvShape s = conv_shape(x, weight_size[0]);
     TORCH_CHECK(dy.scalar_type() == x.scalar_type() &&
                     dy.sizes() == torch::IntArrayRef({s.n, s.channels, s.out_h, s.out_w}),
                 "single_channel_conv3x3: the output's gradient is ", dy.scalar_type(), " of shape ",
@@ -246,7 +249,7 @@ class SingleChannelConvFunction : public torch::autograd::Function<SingleChannel
       dw = torch::from_blob(by_tap.data(), {kTaps, s.channels}, x.options())
                .t()
                .clone(at::MemoryFormat::Contiguous)
-               .view(weight.sizes());
+               .view(weight_size);
     });
     // The images never need a gradient here: single_channel_conv3x3 sends those that do to
     // torch::conv2d.
