@@ -122,6 +122,23 @@ TEST(SingleChannelConv, OtherInputsTakeTheStockPath) {
                c10::Error);
 }
 
+// The weight's gradient depends on the images and the output's gradient only: an update of the
+// weight between forward and backward changes nothing and is no error.
+TEST(SingleChannelConv, WeightGradientIgnoresAnUpdateBeforeTheBackward) {
+  torch::manual_seed(6);
+  const torch::Tensor images = torch::randn({2, 1, 6, 6});
+  const torch::Tensor weight = torch::randn({8, 1, 3, 3}).requires_grad_(true);
+  const torch::Tensor output = single_channel_conv3x3(images, weight);
+  {
+    torch::NoGradGuard no_grad;
+    weight.add_(1.0);
+  }
+  output.sum().backward();
+  const torch::Tensor fresh = weight.detach().clone().requires_grad_(true);
+  single_channel_conv3x3(images, fresh).sum().backward();
+  EXPECT_TRUE(torch::equal(weight.grad(), fresh.grad()));
+}
+
 TEST(SingleChannelConv, ModuleIsAConv2dWithTheSameWeight) {
   SingleChannelConv2d conv(8);
   EXPECT_EQ(conv->weight.sizes(), torch::IntArrayRef({8, 1, 3, 3}));
