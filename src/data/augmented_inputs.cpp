@@ -94,13 +94,14 @@ torch::Tensor augmented_inputs(const torch::Tensor& pixels, const torch::Tensor&
   const auto height_f = static_cast<float>(height);
 
   for (std::int64_t b = 0; b < batch; ++b) {
-    const std::int64_t index = indices[b];
-    TORCH_CHECK(index >= 0 && index < count, "augmented_inputs: example index ", index,
-                " is outside the ", count, " images");
-    const std::uint8_t* image = source + index * height * width;
+    TORCH_CHECK(indices[b] >= 0 && indices[b] < count, "augmented_inputs: example index ",
+                indices[b], " is outside the ", count, " images");
+  }
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::uint8_t* image = source + indices[b] * height * width;
     // The picked images lie anywhere in a data set far larger than the caches: ask for the
     // next one's lines now, so that their loads overlap this image's work.
-    if (b + 1 < batch && indices[b + 1] >= 0 && indices[b + 1] < count) {
+    if (b + 1 < batch) {
       const std::uint8_t* next = source + indices[b + 1] * height * width;
       for (std::int64_t byte = 0; byte < height * width; byte += kCacheLine) {
         __builtin_prefetch(next + byte);

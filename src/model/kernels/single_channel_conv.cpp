@@ -1,5 +1,6 @@
 #include "normtrain/model/kernels/single_channel_conv.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -37,8 +38,14 @@ ConvShape conv_shape(const torch::Tensor& images, std::int64_t channels) {
 // The weight [C, 1, 3, 3] as [tap][C], so that a tap's channels lie side by side.
 template <typename T>
 std::vector<T> taps_by_channel(const torch::Tensor& weight) {
-  const torch::Tensor w = weight.reshape({weight.size(0), kTaps}).t().contiguous();
-  return {w.data_ptr<T>(), w.data_ptr<T>() + w.numel()};
+  const torch::Tensor contiguous = weight.contiguous();
+  const T* by_channel = contiguous.data_ptr<T>();
+  const std::int64_t channels = weight.size(0);
+  std::vector<T> by_tap(kTaps * channels);
+  for (std::int64_t c = 0; c < channels; ++c) {
+    for (std::int64_t k = 0; k < kTaps; ++k) by_tap[k * channels + c] = by_channel[c * kTaps + k];
+  }
+  return by_tap;
 }
 
 // A pixel's channels as one value of GCC's (and Clang's) vector extension: a register (or two) that
@@ -192,9 +199,10 @@ void conv_forward(const T* x, const T* w, const ConvShape& s, T* y) {
   });
 }
 
-// Returns the weight gradient as [tap][C]: the examples' slots summed in example order.
+// Writes the weight gradient in the weight's layout, [C][tap]: the examples' slots ([tap][C])
+// summed in example order.
 template <typename T>
-std::vector<T> conv_weight_gradient(const T* x, const T* dy, const ConvShape& s) {
+void conv_weight_gradient(const T* x, const T* dy, const ConvShape& s, T* dw) {
   const std::int64_t slot = kTaps * s.channels;
   std::vector<T> slots(s.n * slot);
   kernels::with_compiled_channel_count(s.channels, [&](auto compiled) {
@@ -205,11 +213,13 @@ std::vector<T> conv_weight_gradient(const T* x, const T* dy, const ConvShape& s)
       }
     });
   });
-  std::vector<T> total(slot, T(0));
+  std::fill(dw, dw + slot, T(0));
   for (std::int64_t n = 0; n < s.n; ++n) {
-    for (std::int64_t k = 0; k < slot; ++k) total[k] += slots[n * slot + k];
+    const T* by_tap = slots.data() + n * slot;
+    for (std::int64_t k = 0; k < kTaps; ++k) {
+      for (std::int64_t c = 0; c < s.channels; ++c) dw[c * kTaps + k] += by_tap[k * s.channels + c];
+    }
   }
-  return total;
 }
 
 class SingleChannelConvFunction : public torch::autograd::Function<SingleChannelConvFunction> {
@@ -242,14 +252,10 @@ class SingleChannelConvFunction : public torch::autograd::Function<SingleChannel
                 "single_channel_conv3x3: the output's gradient is ", dy.scalar_type(), " of shape ",
                 dy.sizes(), ", expected ", x.scalar_type(), " of shape [", s.n, ", ", s.channels,
                 ", ", s.out_h, ", ", s.out_w, "]");
-    torch::Tensor dw;
+    torch::Tensor dw = torch::empty(weight_size, x.options());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "single_channel_conv3x3_backward", [&] {
-      std::vector<scalar_t> by_tap =
-          conv_weight_gradient<scalar_t>(x.data_ptr<scalar_t>(), dy.data_ptr<scalar_t>(), s);
-      dw = torch::from_blob(by_tap.data(), {kTaps, s.channels}, x.options())
-               .t()
-               .clone(at::MemoryFormat::Contiguous)
-               .view(weight_size);
+      conv_weight_gradient<scalar_t>(x.data_ptr<scalar_t>(), dy.data_ptr<scalar_t>(), s,
+                                     dw.data_ptr<scalar_t>());
     });
     // The images never need a gradient here: single_channel_conv3x3 sends those that do to
     // torch::conv2d.
