@@ -9,6 +9,7 @@
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/convolution_check.hpp"
 #include "normtrain/train/device.hpp"
+#include "normtrain/train/divergence_watch.hpp"
 #include "normtrain/train/landscape_probe.hpp"
 #include "normtrain/train/layer_diagnostics.hpp"
 #include "normtrain/train/lr_schedule.hpp"
@@ -31,25 +32,6 @@ std::vector<torch::Tensor> model_state(const NormNet& model) {
     if (buffer.is_floating_point()) state.push_back(buffer);
   }
   return state;
-}
-
-// The step's loss plus the sum of every value of the model's state: not finite exactly when
-// one of them is not (or when they are so large that the sum overflows, which is divergence
-// too). One concatenation and one reduction, so that the check costs the step next to nothing.
-torch::Tensor divergence_check(const torch::Tensor& loss, const std::vector<torch::Tensor>& state) {
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> flat;
-  flat.reserve(state.size());
-  for (const torch::Tensor& values : state) flat.push_back(values.reshape(-1));
-  return loss + torch::cat(flat).sum();
-}
-
-// Why a step whose loss is `loss` and whose divergence check is `check` diverged.
-std::string divergence_reason(double loss, double check) {
-  if (std::isnan(loss)) return "loss nan";
-  if (std::isinf(loss)) return fmt::format("loss {}", loss);
-  return fmt::format("a parameter or running statistic became {}",
-                     std::isnan(check) ? "nan" : "inf");
 }
 
 // Whether an observer with cadence `every` (--diagnostics-every, --landscape-every) looks at
@@ -140,28 +122,10 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> losses;
   std::vector<torch::Tensor> nlls;
   std::vector<torch::Tensor> correct;
-  std::vector<torch::Tensor> checks;
   std::vector<std::int64_t> sizes;
   std::vector<LayerDiagnostics> layers;
   std::vector<LandscapeProbe> landscape;
-  const std::int64_t check_every = parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1;
-  std::int64_t checked = 0;  // steps [0, checked) are known to be finite
-  // The first step in [checked, upto) whose loss or model state is not finite, if any.
-  const auto find_divergence = [&](std::int64_t upto) -> std::optional<Divergence> {
-    const torch::Tensor values =
-        torch::stack(std::vector<torch::Tensor>(checks.begin() + checked, checks.begin() + upto))
-            .to(torch::kCPU, torch::kFloat64);
-    const auto value_at = values.accessor<double, 1>();
-    for (std::int64_t j = 0; j < upto - checked; ++j) {
-      if (!std::isfinite(value_at[j])) {
-        const double loss = losses[checked + j].item<double>();
-        return Divergence{epoch, (epoch - 1) * batch_count + checked + j + 1,
-                          divergence_reason(loss, value_at[j])};
-      }
-    }
-    checked = upto;
-    return std::nullopt;
-  };
+  DivergenceWatch watch(state_, parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1);
   losses.reserve(batch_count);
   nlls.reserve(batch_count);
   correct.reserve(batch_count);
@@ -210,14 +174,13 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     losses.push_back(loss);  // a value already, without a graph
     nlls.push_back(nll.detach());
     correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
-    checks.push_back(divergence_check(loss, state_));
+    watch.record(loss);
     sizes.push_back(batch.targets.size(0));
-    if ((i + 1) % check_every == 0 || i + 1 == batch_count) {
-      if (auto divergence = find_divergence(i + 1)) {
-        EpochResult diverged;
-        diverged.divergence = std::move(divergence);
-        return diverged;
-      }
+    if (const std::optional<DivergedStep> failed = watch.poll(i + 1 == batch_count)) {
+      EpochResult diverged;
+      diverged.divergence =
+          Divergence{epoch, (epoch - 1) * batch_count + failed->index + 1, failed->reason};
+      return diverged;
     }
     if (on_batch) on_batch(i + 1, batch_count);
   }

@@ -75,6 +75,46 @@ TEST(Objective, L1SubgradientFillsAnAbsentGradient) {
   EXPECT_TRUE(torch::equal(p.grad(), torch::tensor({-0.5f, 0.0f, 0.5f})));
 }
 
+// The penalty's subgradient is added by a loop over the memory of CPU float tensors: it must
+// give LibTorch's grad.add_(p.sign(), l1) bit for bit, for every kind of value and layout.
+TEST(Objective, L1SubgradientLoopEqualsLibTorchsOperators) {
+  torch::manual_seed(11);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<torch::Tensor> parameters = {
+      torch::randn({16, 8, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast),
+      torch::tensor({0.0F, -0.0F, nan, 1e-30F, -1e-30F, 3.0F, -7.0F}), torch::randn({1000})};
+  for (const double l1 : {0.01, 1e-4, 0.3}) {
+    std::vector<torch::Tensor> expected;
+    for (torch::Tensor& p : parameters) {
+      p.mutable_grad() = torch::randn_like(p);
+      p.mutable_grad().data_ptr<float>()[0] = -0.0F;  // the first element in either layout
+      expected.push_back(p.grad().clone().add_(p.sign(), l1));
+    }
+    add_l1_subgradient(parameters, l1);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      EXPECT_TRUE(torch::equal(parameters[i].grad(), expected[i])) << "parameter " << i;
+      EXPECT_EQ(std::signbit(parameters[i].grad().data_ptr<float>()[0]),
+                std::signbit(expected[i].data_ptr<float>()[0]));
+    }
+  }
+}
+
+// Without gradients (as the objective asks for it) the L1 norm is one pass summing in double.
+TEST(Objective, L1NormWithoutGradientsIsTheDoubleSum) {
+  torch::manual_seed(12);
+  const std::vector<torch::Tensor> parameters = {
+      torch::randn({24, 8, 3, 3}),
+      torch::randn({16, 16, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast),
+      torch::randn({10}, torch::kFloat64).to(torch::kFloat)};
+  double expected = 0.0;
+  for (const torch::Tensor& p : parameters)
+    expected += p.abs().to(torch::kFloat64).sum().item<double>();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor value = l1_norm(parameters);
+  EXPECT_EQ(value.scalar_type(), torch::kFloat);
+  EXPECT_FLOAT_EQ(value.item<float>(), static_cast<float>(expected));
+}
+
 class SmokeTraining : public ::testing::TestWithParam<NormKind> {};
 
 TEST_P(SmokeTraining, LossFallsOnTheCommittedSubset) {

@@ -6,7 +6,9 @@
 
 namespace normtrain {
 
-// Sum of |p| over every element of every tensor in `parameters`.
+// Sum of |p| over every element of every tensor in `parameters`. With gradients off and dense
+// CPU float tensors, one pass over their memory summing in double; otherwise LibTorch's
+// operators (differentiable when gradients are on).
 torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters);
 
 // The objective SGD minimises: mean NLL of the log-probabilities, plus l1 * sum(|p|) over
