@@ -3,7 +3,7 @@
 // Usage: normtrain_profile [--norm bn|ln|gn|in|none|brn|frn|rms] [--groups N] [--l1 X]
 //                          [--weight-standardization] [--kernels fused|stock]
 //                          [--batch-size N] [--threads N] [--steps N] [--trace FILE.json]
-//                          [--eval-batch N]
+//                          [--eval-batch N] [--slices 1|2]
 // --eval-batch N instead times evaluate() (the test pass) on 10,000 images in batches of N.
 // --trace also records every operator of the timed steps with LibTorch's autograd profiler, as a
 // Chrome trace (chrome://tracing); bench/trace_summary.py totals it per operator.
@@ -23,6 +23,7 @@
 #include "normtrain/model/model.hpp"
 #include "normtrain/train/allocator_tuning.hpp"
 #include "normtrain/train/objective.hpp"
+#include "normtrain/train/sliced_gradients.hpp"
 #include "normtrain/train/trainer.hpp"
 
 namespace {
@@ -58,6 +59,11 @@ int main(int argc, char** argv) {
   app.add_option("--kernels", kernels)->check(CLI::IsMember({"fused", "stock"}));
   app.add_option("--threads", config.threads);
   app.add_option("--steps", steps);
+  int slices = 1;
+  app.add_option("--slices", slices,
+                 "2: the batch's forward and backward passes as two concurrent slices, one "
+                 "thread each, as the trainer runs small batches without batch statistics")
+      ->check(CLI::Range(1, 2));
   app.add_option("--trace", trace_path, "Chrome trace of the timed steps' operators");
   std::int64_t eval_batch = 0;
   app.add_option("--eval-batch", eval_batch, "Time the test pass on 10,000 images instead")
@@ -90,6 +96,11 @@ int main(int argc, char** argv) {
   std::vector<torch::Tensor> params = model->parameters();
   torch::optim::SGD optimizer(params, torch::optim::SGDOptions(0.01).momentum(0.9));
   const normtrain::EpochBatches batches(data, batch_size, 1, 1);
+  std::unique_ptr<normtrain::SlicedGradients> sliced;
+  if (slices == 2) {
+    torch::set_num_threads(1);  // one thread a slice
+    sliced = std::make_unique<normtrain::SlicedGradients>(model, params);
+  }
 
   std::map<std::string, std::vector<double>> phases;
   std::map<std::string, std::vector<double>> layers;
@@ -103,15 +114,27 @@ int main(int argc, char** argv) {
     const normtrain::Batch batch = batches[step % batches.size()];
     const double data_ms = ms_since(t);
     t = Clock::now();
-    optimizer.zero_grad();
-    const torch::Tensor out = model->forward(batch.inputs);
-    const normtrain::ObjectiveTerms terms =
-        normtrain::objective_terms(out, batch.targets, params, config.l1);
-    const double forward_ms = ms_since(t);
-    t = Clock::now();
-    terms.nll.backward();
-    normtrain::add_l1_subgradient(params, config.l1);
-    const double backward_ms = ms_since(t);
+    double forward_ms = 0.0;
+    double backward_ms = 0.0;
+    if (sliced) {
+      // Both passes at once: the phases' sum goes to "forward", the penalty to "backward".
+      const torch::Tensor out = sliced->compute(batch.inputs, batch.targets);
+      normtrain::objective_terms(out, batch.targets, params, config.l1);
+      forward_ms = ms_since(t);
+      t = Clock::now();
+      normtrain::add_l1_subgradient(params, config.l1);
+      backward_ms = ms_since(t);
+    } else {
+      optimizer.zero_grad();
+      const torch::Tensor out = model->forward(batch.inputs);
+      const normtrain::ObjectiveTerms terms =
+          normtrain::objective_terms(out, batch.targets, params, config.l1);
+      forward_ms = ms_since(t);
+      t = Clock::now();
+      terms.nll.backward();
+      normtrain::add_l1_subgradient(params, config.l1);
+      backward_ms = ms_since(t);
+    }
     t = Clock::now();
     optimizer.step();
     const double step_ms = ms_since(t);
@@ -136,6 +159,8 @@ int main(int argc, char** argv) {
   trace.reset();  // writes the trace file
   fmt::print("{} {} kernels, batch {}, {} threads, median of {} steps (ms)\n", norm,
              config.fused_kernels ? "fused" : "stock", batch_size, torch::get_num_threads(), steps);
+  if (sliced)
+    fmt::print("  two concurrent slices: phase 2 holds the forward and backward passes\n");
   if (config.fused_kernels) {
     fmt::print("  the fused kernels split a batch over {} thread(s)\n",
                normtrain::fused_kernel_threads(batch_size));

@@ -35,6 +35,7 @@ std::string to_json_text(const RunRecord& r) {
       {"device", r.device},
       {"threads", r.threads},
       {"train_threads", r.train_threads},
+      {"train_slices", r.train_slices},
       {"parameters", r.parameters},
       {"train_examples", r.train_examples},
       {"test_examples", r.test_examples},

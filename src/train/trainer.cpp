@@ -15,6 +15,7 @@
 #include "normtrain/train/lr_schedule.hpp"
 #include "normtrain/train/objective.hpp"
 #include "normtrain/train/precise_batch_norm.hpp"
+#include "normtrain/train/sliced_gradients.hpp"
 #include "normtrain/train/thread_plan.hpp"
 
 namespace normtrain {
@@ -38,6 +39,21 @@ std::vector<torch::Tensor> model_state(const NormNet& model) {
 // 1-based `step`: step 1 and every `every` steps after; never when `every` is 0.
 bool is_observed_step(std::int64_t step, int every) {
   return every > 0 && (step - 1) % every == 0;
+}
+
+// Whether a training step's output for an example depends on that example alone, with no
+// random numbers drawn: what cutting the batch into concurrent slices needs. Norms with batch
+// statistics (bn, brn) see the whole batch; dropout's masks would depend on which slice drew
+// from the generator first.
+bool examples_are_independent(const TrainConfig& config) {
+  return !has_running_statistics(config.norm) && config.dropout == 0.0;
+}
+
+// How many concurrent slices a step of `config`'s batches is cut into (thread_plan.hpp).
+int slice_count(const TrainConfig& config, bool on_cpu) {
+  if (!on_cpu) return 1;
+  return training_slice_count(config.batch_size, torch::get_num_threads(),
+                              examples_are_independent(config));
 }
 
 }  // namespace
@@ -99,13 +115,27 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
       parameters_(model_->parameters()),
       state_(model_state(model_)),
       optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)),
-      step_threads_(parameters_.front().is_cpu()
-                        ? training_thread_count(config.batch_size, torch::get_num_threads())
-                        : torch::get_num_threads()) {
-  // Before the first step, with the steps' threads: a wrong convolution must not train silently.
+      step_slices_(slice_count(config, parameters_.front().is_cpu())),
+      step_threads_(!parameters_.front().is_cpu() ? torch::get_num_threads()
+                    : step_slices_ > 1
+                        ? 1
+                        : training_thread_count(config.batch_size, torch::get_num_threads())) {
+  // Before the first step, with the steps' threads and batch sizes: a wrong convolution must
+  // not train silently.
   const ScopedThreadCount threads(step_threads_);
-  ensure_correct_convolutions(model_, config.batch_size, ConvolutionUse::kTraining);
+  if (step_slices_ > 1) {
+    sliced_ = std::make_unique<SlicedGradients>(model_, parameters_);
+    const std::int64_t half = config.batch_size / 2;
+    ensure_correct_convolutions(model_, half, ConvolutionUse::kTraining);
+    if (config.batch_size - half != half) {
+      ensure_correct_convolutions(model_, config.batch_size - half, ConvolutionUse::kTraining);
+    }
+  } else {
+    ensure_correct_convolutions(model_, config.batch_size, ConvolutionUse::kTraining);
+  }
 }
+
+Trainer::~Trainer() = default;
 
 EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const TensorDataset& test,
                                const BatchCallback& on_batch, const StopCheck& stop_requested) {
@@ -143,18 +173,24 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     const bool diagnose = is_observed_step(step, config_.diagnostics_every);
     const bool probe = is_observed_step(step, config_.landscape_every);
     sgd_options.lr(schedule.lr_at(epoch, i));
-    optimizer_.zero_grad();
     std::optional<ForwardPassState> before_forward;
     if (probe) before_forward.emplace(model_);
+    // Observed steps run the whole batch at once, as the observers' own passes do.
+    const bool sliced = sliced_ && !diagnose && !probe && batch.targets.size(0) >= 2;
     // A diagnostics step runs the same forward pass, handing out what enters and leaves each
     // norm on the way.
     std::vector<NormSiteActivations> taps;
-    const torch::Tensor log_probs =
-        diagnose ? model_->forward(batch.inputs, taps) : model_->forward(batch.inputs);
+    torch::Tensor log_probs;
+    if (sliced) {
+      log_probs = sliced_->compute(batch.inputs, batch.targets);  // sets the gradients
+    } else {
+      optimizer_.zero_grad();
+      log_probs = diagnose ? model_->forward(batch.inputs, taps) : model_->forward(batch.inputs);
+    }
     const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
     const torch::Tensor& nll = terms.nll;
     const torch::Tensor& loss = terms.total;
-    nll.backward();
+    if (!sliced) nll.backward();
     add_l1_subgradient(parameters_, config_.l1);
     if (probe) {
       const ProbedStep probed{step,           epoch, batch, loss, config_.l1, sgd_options.lr(),

@@ -86,7 +86,12 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   if (!config.quiet && !resume) fmt::print("{}", summary);
 
   Trainer trainer(model, config);
-  if (trainer.step_threads() < threads) {
+  if (trainer.step_slices() > 1) {
+    spdlog::info(
+        "training steps of {} images run as {} slices at once, one thread each (faster than "
+        "splitting each operation at batches up to {}); test passes on {} threads",
+        config.batch_size, trainer.step_slices(), kMaxImagesForSlicedSteps, threads);
+  } else if (trainer.step_threads() < threads) {
     spdlog::info(
         "training steps of {} images run on {} thread{} (fewer than {} images a thread "
         "do not gain from the split); test passes on {}",
@@ -101,6 +106,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   record.device = device.str();
   record.threads = threads;
   record.train_threads = trainer.step_threads();
+  record.train_slices = trainer.step_slices();
   record.parameters = count_parameters(*model);
   record.train_examples = train_data.size();
   record.test_examples = test_data.size();

@@ -20,6 +20,9 @@ struct RunRecord {
   std::string device;         // e.g. "cpu", "cuda:0 (NVIDIA H200)"
   int threads = 0;
   int train_threads = 0;  // of `threads`, those a training step uses (thread_plan.hpp)
+  // Slices of a batch a training step computes at once, each on train_threads threads: 2 for
+  // small batches of models without batch statistics (thread_plan.hpp), else 1.
+  int train_slices = 1;
   std::int64_t parameters = 0;
   std::int64_t train_examples = 0;
   std::int64_t test_examples = 0;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "normtrain/train/training_observer.hpp"
 
 namespace normtrain {
+
+class SlicedGradients;
 
 // A model's performance on a data set, with its per-example predictions (on the CPU) for the
 // confusion matrix and the misclassified images.
@@ -84,6 +87,9 @@ class Trainer {
   using StopCheck = std::function<bool()>;
 
   Trainer(NormNet model, const TrainConfig& config);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   // One training pass over `train` (shuffled and augmented for `epoch`), then a test pass.
   // Stops at the first step whose loss, updated parameters or running statistics are not
@@ -94,9 +100,13 @@ class Trainer {
 
   NormNet& model() { return model_; }
   torch::optim::SGD& optimizer() { return optimizer_; }
-  // The CPU threads a training step uses (training_thread_count); test passes use every one
+  // The CPU threads a training step uses (training_thread_count; 1 a slice when it is cut into
+  // slices); test passes use every one
   // LibTorch was given. On a GPU: LibTorch's count, unchanged.
   int step_threads() const { return step_threads_; }
+  // Into how many concurrent slices, each on its own thread, a CPU training step cuts its batch
+  // (training_slice_count): 2 for small batches of models that allow it, else 1.
+  int step_slices() const { return step_slices_; }
 
  private:
   NormNet model_;
@@ -105,7 +115,9 @@ class Trainer {
   // Parameters and floating-point buffers, checked for divergence after every step.
   std::vector<torch::Tensor> state_;
   torch::optim::SGD optimizer_;
+  int step_slices_;
   int step_threads_;
+  std::unique_ptr<SlicedGradients> sliced_;  // when step_slices_ is 2
 };
 
 }  // namespace normtrain
