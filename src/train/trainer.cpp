@@ -123,6 +123,9 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
   // Before the first step, with the steps' threads and batch sizes: a wrong convolution must
   // not train silently.
   const ScopedThreadCount threads(step_threads_);
+  // Observed steps (diagnostics, landscape probes) run whole batches even when the others are
+  // sliced.
+  ensure_correct_convolutions(model_, config.batch_size, ConvolutionUse::kTraining);
   if (step_slices_ > 1) {
     sliced_ = std::make_unique<SlicedGradients>(model_, parameters_);
     const std::int64_t half = config.batch_size / 2;
@@ -130,8 +133,6 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
     if (config.batch_size - half != half) {
       ensure_correct_convolutions(model_, config.batch_size - half, ConvolutionUse::kTraining);
     }
-  } else {
-    ensure_correct_convolutions(model_, config.batch_size, ConvolutionUse::kTraining);
   }
 }
 
