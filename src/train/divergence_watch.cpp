@@ -5,13 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "normtrain/train/dense_cpu_float.hpp"
+
 namespace normtrain {
 namespace {
-
-bool is_dense_cpu_float(const torch::Tensor& values) {
-  return values.is_cpu() && values.scalar_type() == torch::kFloat &&
-         values.is_non_overlapping_and_dense();
-}
 
 // Whether a float's bits say infinity or NaN (all exponent bits set): an integer test that the
 // compiler vectorizes, unlike a float comparison chain.

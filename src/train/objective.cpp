@@ -3,16 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "normtrain/train/dense_cpu_float.hpp"
+
 namespace normtrain {
-namespace {
-
-// Whether `t` is a dense float tensor in CPU memory, which the penalty's loops below read
-// directly: at small batches a step's dozens of tiny operators cost more than their arithmetic.
-bool is_dense_cpu_float(const torch::Tensor& t) {
-  return t.is_cpu() && t.scalar_type() == torch::kFloat && t.is_non_overlapping_and_dense();
-}
-
-}  // namespace
 
 torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
   if (!torch::GradMode::is_enabled() && !parameters.empty() &&

@@ -56,6 +56,14 @@ int slice_count(const TrainConfig& config, bool on_cpu) {
                               examples_are_independent(config));
 }
 
+// The CPU threads each slice of a step uses: one when the step is sliced, else as many as keep
+// kMinImagesPerTrainingThread images each (thread_plan.hpp); on a GPU LibTorch's count.
+int step_thread_count(const TrainConfig& config, bool on_cpu, int slices) {
+  if (!on_cpu) return torch::get_num_threads();
+  if (slices > 1) return 1;
+  return training_thread_count(config.batch_size, torch::get_num_threads());
+}
+
 }  // namespace
 
 torch::Tensor log_probabilities(NormNet& model, const TensorDataset& data,
@@ -116,10 +124,7 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
       state_(model_state(model_)),
       optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)),
       step_slices_(slice_count(config, parameters_.front().is_cpu())),
-      step_threads_(!parameters_.front().is_cpu() ? torch::get_num_threads()
-                    : step_slices_ > 1
-                        ? 1
-                        : training_thread_count(config.batch_size, torch::get_num_threads())) {
+      step_threads_(step_thread_count(config, parameters_.front().is_cpu(), step_slices_)) {
   // Before the first step, with the steps' threads and batch sizes: a wrong convolution must
   // not train silently.
   const ScopedThreadCount threads(step_threads_);
