@@ -31,20 +31,28 @@ torch::Tensor SlicedGradients::compute(const torch::Tensor& inputs, const torch:
   const std::int64_t size = inputs.size(0);
   TORCH_CHECK(size >= 2, "SlicedGradients: a batch of ", size, " image(s) has no two slices");
   const std::int64_t half = size / 2;
-  std::optional<Slice> second;
-  helper_.start([&] { second = run_slice(inputs, targets, half, size); });
   std::optional<Slice> first;
-  try {
-    first = run_slice(inputs, targets, 0, half);
-  } catch (...) {
-    // The helper's slice reads the batch: it must end before the exception leaves.
+  std::optional<Slice> second;
+  last_call_was_concurrent_ =
+      seen_slice_sizes_.count(half) != 0 && seen_slice_sizes_.count(size - half) != 0;
+  if (last_call_was_concurrent_) {
+    helper_.start([&] { second = run_slice(inputs, targets, half, size); });
     try {
-      helper_.wait();
+      first = run_slice(inputs, targets, 0, half);
     } catch (...) {
+      // The helper's slice reads the batch: it must end before the exception leaves.
+      try {
+        helper_.wait();
+      } catch (...) {
+      }
+      throw;
     }
-    throw;
+    helper_.wait();
+  } else {
+    first = run_slice(inputs, targets, 0, half);
+    second = run_slice(inputs, targets, half, size);
+    seen_slice_sizes_.insert({half, size - half});
   }
-  helper_.wait();
 
   torch::NoGradGuard no_grad;
   for (std::size_t k = 0; k < parameters_.size(); ++k) {

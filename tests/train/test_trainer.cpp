@@ -187,6 +187,36 @@ TEST(Trainer, SmallPerExampleBatchesTrainInTwoSlices) {
   torch::set_num_threads(2);
 }
 
+// A last batch whose slices have sizes no earlier step had (206 images: 25 batches of 8, then
+// one of 6) trains like the others, and the epoch repeats exactly. On Debian 13 such a batch
+// crashed inside oneDNN now and then while its slices first ran at once.
+TEST(Trainer, ALastBatchWithNewSliceSizesTrains) {
+  torch::set_num_threads(2);
+  TensorDataset train = testing::tiny_mnist(Split::kTrain);
+  train.images = train.images.slice(0, 0, 206);
+  train.labels = train.labels.slice(0, 0, 206);
+  const TensorDataset test = testing::tiny_mnist(Split::kTest);
+  const auto run = [&] {
+    TrainConfig config;
+    config.norm = NormKind::kLayer;
+    config.batch_size = 8;
+    torch::manual_seed(config.seed);
+    NormNet model(model_options(config));
+    Trainer trainer(model, config);
+    EXPECT_EQ(trainer.step_slices(), 2);
+    return trainer.run_epoch(1, train, test);
+  };
+  const EpochResult first = run();
+  EXPECT_FALSE(first.divergence.has_value());
+  ASSERT_EQ(first.steps.size(), 26u);
+  EXPECT_TRUE(std::isfinite(first.steps.back().loss));
+  const EpochResult again = run();
+  ASSERT_EQ(again.steps.size(), 26u);
+  EXPECT_EQ(first.steps.back().loss, again.steps.back().loss);
+  EXPECT_EQ(first.metrics.train_loss, again.metrics.train_loss);
+  EXPECT_EQ(first.metrics.test_acc, again.metrics.test_acc);
+}
+
 // A sliced epoch learns, gives the same numbers every time, and observed steps (diagnostics,
 // which run the whole batch) fit in between.
 TEST(Trainer, SlicedEpochsLearnAndRepeatExactly) {

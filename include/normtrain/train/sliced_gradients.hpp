@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <set>
 #include <vector>
 
 #include <torch/torch.h>
@@ -18,6 +20,11 @@ namespace normtrain {
 // Only for models whose output for an example depends on that example alone and which draw no
 // random numbers (no batch statistics, no dropout; see thread_plan.hpp): the slices' gradients
 // then add up to the batch's, up to rounding, and do not depend on which thread ran which.
+//
+// The first batch whose slices have a size not seen before runs its two slices one after the
+// other on the calling thread. Debian 13's oneDNN 3.7.2 (LibTorch 2.6) sometimes crashes when two
+// threads first run a convolution of the same new shape at once (docs/debian13-onednn-conv/);
+// once a shape has run, concurrent calls are safe. The results are the same either way.
 class SlicedGradients {
  public:
   SlicedGradients(NormNet model, std::vector<torch::Tensor> parameters);
@@ -26,6 +33,10 @@ class SlicedGradients {
   // batch `inputs`, `targets` (at least 2 images); returns the batch's log-probabilities,
   // without a graph.
   torch::Tensor compute(const torch::Tensor& inputs, const torch::Tensor& targets);
+
+  // Whether the last compute() ran its slices at once (false: one after the other, the first
+  // time its slice sizes were seen).
+  bool last_call_was_concurrent() const { return last_call_was_concurrent_; }
 
  private:
   struct Slice {
@@ -40,6 +51,8 @@ class SlicedGradients {
   NormNet model_;
   std::vector<torch::Tensor> parameters_;
   HelperThread helper_;
+  std::set<std::int64_t> seen_slice_sizes_;
+  bool last_call_was_concurrent_ = false;
 };
 
 }  // namespace normtrain
