@@ -1,6 +1,9 @@
 #include "normtrain/model/model.hpp"
 
 #include <map>
+#include <memory>
+#include <sstream>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -234,6 +237,72 @@ TEST(Model, FusedAndStockComputeTheSameFunction) {
       EXPECT_TRUE(torch::allclose(fused_params[i].grad(), stock_params[i].grad(), 1e-3, 1e-4))
           << to_flag(norm) << " parameter " << i;
     }
+  }
+}
+
+// The weights of the 3x3 convolutions of several input channels (blocks 2-5), the ones whose
+// layouts differ (in the others, the 1x1 and one-channel ones, both layouts are the same).
+std::vector<torch::Tensor> conv2d_weights(NormNet& model) {
+  std::vector<torch::Tensor> weights;
+  for (const std::shared_ptr<torch::nn::Module>& layer : model->layers()->children()) {
+    if (auto* conv = layer->as<torch::nn::Conv2d>()) {
+      if (conv->weight.size(1) > 1 && conv->weight.size(2) > 1) weights.push_back(conv->weight);
+    }
+  }
+  return weights;
+}
+
+// Fused on the CPU, the convolution weights are channels-last like the activations, so that
+// LibTorch does not copy them into that layout at every call; they stay so after a change of
+// dtype and after loading weights saved in the other layout. The layout changes no value of the
+// forward pass or of any gradient, to the bit.
+TEST(Model, FusedConvolutionWeightsAreChannelsLastWithTheSameResults) {
+  torch::manual_seed(12);
+  NormNet fused(ModelOptions{NormKind::kLayer, 8, 0.0, true});
+  const std::vector<torch::Tensor> weights = conv2d_weights(fused);
+  ASSERT_EQ(weights.size(), 4u);
+  for (const torch::Tensor& w : weights) {
+    EXPECT_TRUE(w.is_contiguous(at::MemoryFormat::ChannelsLast)) << w.strides();
+    EXPECT_FALSE(w.is_contiguous());
+  }
+  NormNet stock(ModelOptions{NormKind::kLayer, 8, 0.0, false});
+  for (const torch::Tensor& w : conv2d_weights(stock)) EXPECT_TRUE(w.is_contiguous());
+
+  // The same model with its weights in LibTorch's default layout, as a checkpoint of an earlier
+  // version holds them; loading it brings the fused layout back.
+  torch::manual_seed(12);
+  NormNet reference(ModelOptions{NormKind::kLayer, 8, 0.0, true});
+  {
+    torch::NoGradGuard no_grad;
+    for (torch::Tensor& w : conv2d_weights(reference)) w.set_data(w.contiguous());
+  }
+  for (const torch::Tensor& w : conv2d_weights(reference)) ASSERT_TRUE(w.is_contiguous());
+  const torch::Tensor x = torch::randn({5, 1, 28, 28});
+  const torch::Tensor a = fused->forward(x);
+  const torch::Tensor b = reference->forward(x);
+  EXPECT_TRUE(torch::equal(a, b));
+  a.square().sum().backward();
+  b.square().sum().backward();
+  const std::vector<torch::Tensor> fused_params = fused->parameters();
+  const std::vector<torch::Tensor> reference_params = reference->parameters();
+  for (std::size_t i = 0; i < fused_params.size(); ++i) {
+    EXPECT_TRUE(torch::equal(fused_params[i].grad(), reference_params[i].grad()))
+        << "parameter " << i;
+  }
+
+  std::stringstream saved;
+  torch::save(reference, saved);
+  NormNet loaded(ModelOptions{NormKind::kLayer, 8, 0.0, true});
+  torch::load(loaded, saved);
+  for (const torch::Tensor& w : conv2d_weights(loaded)) {
+    EXPECT_TRUE(w.is_contiguous(at::MemoryFormat::ChannelsLast)) << w.strides();
+  }
+  EXPECT_TRUE(torch::equal(loaded->forward(x), a));
+
+  loaded->to(torch::kFloat64);
+  for (const torch::Tensor& w : conv2d_weights(loaded)) {
+    EXPECT_EQ(w.scalar_type(), torch::kFloat64);
+    EXPECT_TRUE(w.is_contiguous(at::MemoryFormat::ChannelsLast)) << w.strides();
   }
 }
 
