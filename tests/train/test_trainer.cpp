@@ -187,30 +187,40 @@ TEST(Trainer, SmallPerExampleBatchesTrainInTwoSlices) {
   torch::set_num_threads(2);
 }
 
+// The committed subset's first `count` training images.
+TensorDataset first_training_images(std::int64_t count) {
+  TensorDataset train = testing::tiny_mnist(Split::kTrain);
+  train.images = train.images.slice(0, 0, count);
+  train.labels = train.labels.slice(0, 0, count);
+  return train;
+}
+
+// One epoch of LN at batch 8 from the recipe's seed, its steps sliced (two threads allowed).
+EpochResult sliced_layer_norm_epoch(const TensorDataset& train, const TensorDataset& test,
+                                    int diagnostics_every = 0) {
+  TrainConfig config;
+  config.norm = NormKind::kLayer;
+  config.batch_size = 8;
+  config.diagnostics_every = diagnostics_every;
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  Trainer trainer(model, config);
+  EXPECT_EQ(trainer.step_slices(), 2);
+  return trainer.run_epoch(1, train, test);
+}
+
 // A last batch whose slices have sizes no earlier step had (206 images: 25 batches of 8, then
 // one of 6) trains like the others, and the epoch repeats exactly. On Debian 13 such a batch
 // crashed inside oneDNN now and then while its slices first ran at once.
 TEST(Trainer, ALastBatchWithNewSliceSizesTrains) {
   torch::set_num_threads(2);
-  TensorDataset train = testing::tiny_mnist(Split::kTrain);
-  train.images = train.images.slice(0, 0, 206);
-  train.labels = train.labels.slice(0, 0, 206);
+  const TensorDataset train = first_training_images(206);
   const TensorDataset test = testing::tiny_mnist(Split::kTest);
-  const auto run = [&] {
-    TrainConfig config;
-    config.norm = NormKind::kLayer;
-    config.batch_size = 8;
-    torch::manual_seed(config.seed);
-    NormNet model(model_options(config));
-    Trainer trainer(model, config);
-    EXPECT_EQ(trainer.step_slices(), 2);
-    return trainer.run_epoch(1, train, test);
-  };
-  const EpochResult first = run();
+  const EpochResult first = sliced_layer_norm_epoch(train, test);
   EXPECT_FALSE(first.divergence.has_value());
   ASSERT_EQ(first.steps.size(), 26u);
   EXPECT_TRUE(std::isfinite(first.steps.back().loss));
-  const EpochResult again = run();
+  const EpochResult again = sliced_layer_norm_epoch(train, test);
   ASSERT_EQ(again.steps.size(), 26u);
   EXPECT_EQ(first.steps.back().loss, again.steps.back().loss);
   EXPECT_EQ(first.metrics.train_loss, again.metrics.train_loss);
@@ -221,24 +231,11 @@ TEST(Trainer, ALastBatchWithNewSliceSizesTrains) {
 // which run the whole batch) fit in between.
 TEST(Trainer, SlicedEpochsLearnAndRepeatExactly) {
   torch::set_num_threads(2);
-  TensorDataset train = testing::tiny_mnist(Split::kTrain);
-  train.images = train.images.slice(0, 0, 640);
-  train.labels = train.labels.slice(0, 0, 640);
+  const TensorDataset train = first_training_images(640);
   const TensorDataset test = testing::tiny_mnist(Split::kTest);
-  const auto run = [&](int diagnostics_every) {
-    TrainConfig config;
-    config.norm = NormKind::kLayer;
-    config.batch_size = 8;
-    config.diagnostics_every = diagnostics_every;
-    torch::manual_seed(config.seed);
-    NormNet model(model_options(config));
-    Trainer trainer(model, config);
-    EXPECT_EQ(trainer.step_slices(), 2);
-    return trainer.run_epoch(1, train, test);
-  };
-  const EpochResult first = run(0);
-  const EpochResult again = run(0);
-  const EpochResult observed = run(7);
+  const EpochResult first = sliced_layer_norm_epoch(train, test);
+  const EpochResult again = sliced_layer_norm_epoch(train, test);
+  const EpochResult observed = sliced_layer_norm_epoch(train, test, 7);
   ASSERT_EQ(first.steps.size(), 80u);
   EXPECT_GT(first.steps.front().loss, 2.0);
   // 80 steps at the recipe's rate: 31% training and 51% test accuracy, far from chance (10%).
