@@ -165,10 +165,10 @@ NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.f
   layers->push_back(nn::Flatten());
   layers->push_back(nn::LogSoftmax(1));
   layers_ = register_module("layers", layers);
-  fuse_weight_layout();
+  match_weight_layout();
 }
 
-void NormNetImpl::fuse_weight_layout() {
+void NormNetImpl::match_weight_layout() {
   torch::NoGradGuard no_grad;
   for (const std::shared_ptr<nn::Module>& layer : layers_->children()) {
     if (auto* conv = layer->as<nn::Conv2d>()) {
@@ -182,22 +182,22 @@ void NormNetImpl::fuse_weight_layout() {
 
 void NormNetImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
   Module::to(device, dtype, non_blocking);
-  fuse_weight_layout();
+  match_weight_layout();
 }
 
 void NormNetImpl::to(torch::Dtype dtype, bool non_blocking) {
   Module::to(dtype, non_blocking);
-  fuse_weight_layout();
+  match_weight_layout();
 }
 
 void NormNetImpl::to(torch::Device device, bool non_blocking) {
   Module::to(device, non_blocking);
-  fuse_weight_layout();
+  match_weight_layout();
 }
 
 void NormNetImpl::load(torch::serialize::InputArchive& archive) {
   Module::load(archive);
-  fuse_weight_layout();
+  match_weight_layout();
 }
 
 torch::Tensor NormNetImpl::forward(const torch::Tensor& images) {

@@ -82,7 +82,7 @@ class NormNetImpl : public torch::nn::Module {
   bool fused() const { return channels_last_; }
 
   // As torch::nn::Module's, then the convolution weights in the layout of the device's
-  // activations (fuse_weight_layout()).
+  // activations (match_weight_layout()).
   void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
   void to(torch::Dtype dtype, bool non_blocking = false) override;
   void to(torch::Device device, bool non_blocking = false) override;
@@ -92,9 +92,9 @@ class NormNetImpl : public torch::nn::Module {
   torch::Tensor run_layers(const torch::Tensor& images, std::vector<NormSiteActivations>* taps);
   // Fused on the CPU, the 3x3 convolutions' weights are kept channels-last like the activations:
   // LibTorch would otherwise copy each weight into that layout at every call, forward and
-  // backward (17% of a batch-4 step under the profiler). Elsewhere
-  // (a GPU) they stay as LibTorch lays them out. Same values either way.
-  void fuse_weight_layout();
+  // backward (17% of a batch-4 step under the profiler). On a GPU, or unfused, they stay
+  // contiguous. Same values either way.
+  void match_weight_layout();
 
   torch::nn::Sequential layers_;
   std::vector<NormSite> norm_sites_;
