@@ -1,6 +1,7 @@
 #include "normtrain/train/sliced_gradients.hpp"
 
 #include <optional>
+#include <utility>
 
 namespace normtrain {
 
@@ -27,37 +28,46 @@ SlicedGradients::Slice SlicedGradients::run_slice(const torch::Tensor& inputs,
   return slice;
 }
 
+std::pair<SlicedGradients::Slice, SlicedGradients::Slice> SlicedGradients::run_concurrently(
+    const torch::Tensor& inputs, const torch::Tensor& targets, std::int64_t half) {
+  const std::int64_t size = inputs.size(0);
+  std::optional<Slice> second;
+  helper_.start([&] { second = run_slice(inputs, targets, half, size); });
+  std::optional<Slice> first;
+  try {
+    first = run_slice(inputs, targets, 0, half);
+  } catch (...) {
+    // The helper's slice reads the batch: it must end before the exception leaves.
+    try {
+      helper_.wait();
+    } catch (...) {
+    }
+    throw;
+  }
+  helper_.wait();
+  return {std::move(*first), std::move(*second)};
+}
+
 torch::Tensor SlicedGradients::compute(const torch::Tensor& inputs, const torch::Tensor& targets) {
   const std::int64_t size = inputs.size(0);
   TORCH_CHECK(size >= 2, "SlicedGradients: a batch of ", size, " image(s) has no two slices");
   const std::int64_t half = size / 2;
-  std::optional<Slice> first;
-  std::optional<Slice> second;
   last_call_was_concurrent_ =
       seen_slice_sizes_.count(half) != 0 && seen_slice_sizes_.count(size - half) != 0;
+  std::pair<Slice, Slice> slices;
   if (last_call_was_concurrent_) {
-    helper_.start([&] { second = run_slice(inputs, targets, half, size); });
-    try {
-      first = run_slice(inputs, targets, 0, half);
-    } catch (...) {
-      // The helper's slice reads the batch: it must end before the exception leaves.
-      try {
-        helper_.wait();
-      } catch (...) {
-      }
-      throw;
-    }
-    helper_.wait();
+    slices = run_concurrently(inputs, targets, half);
   } else {
-    first = run_slice(inputs, targets, 0, half);
-    second = run_slice(inputs, targets, half, size);
+    slices.first = run_slice(inputs, targets, 0, half);
+    slices.second = run_slice(inputs, targets, half, size);
     seen_slice_sizes_.insert({half, size - half});
   }
+  const auto& [first, second] = slices;
 
   torch::NoGradGuard no_grad;
   for (std::size_t k = 0; k < parameters_.size(); ++k) {
-    const torch::Tensor& a = first->gradients[k];
-    const torch::Tensor& b = second->gradients[k];
+    const torch::Tensor& a = first.gradients[k];
+    const torch::Tensor& b = second.gradients[k];
     torch::Tensor& gradient = parameters_[k].mutable_grad();
     if (!gradient.defined()) gradient = torch::empty_like(parameters_[k]);
     if (a.defined() && b.defined()) {
@@ -68,7 +78,7 @@ torch::Tensor SlicedGradients::compute(const torch::Tensor& inputs, const torch:
       gradient.zero_();
     }
   }
-  return torch::cat({first->log_probs, second->log_probs});
+  return torch::cat({first.log_probs, second.log_probs});
 }
 
 }  // namespace normtrain

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -47,6 +48,9 @@ class SlicedGradients {
   // slice and divided by the batch's size.
   Slice run_slice(const torch::Tensor& inputs, const torch::Tensor& targets, std::int64_t begin,
                   std::int64_t end);
+  // Images [0, half) on this thread and [half, size) on the helper, at the same time.
+  std::pair<Slice, Slice> run_concurrently(const torch::Tensor& inputs,
+                                           const torch::Tensor& targets, std::int64_t half);
 
   NormNet model_;
   std::vector<torch::Tensor> parameters_;
