@@ -23,6 +23,7 @@
 #include "normtrain/model/model.hpp"
 #include "normtrain/train/allocator_tuning.hpp"
 #include "normtrain/train/objective.hpp"
+#include "normtrain/train/sgd_step.hpp"
 #include "normtrain/train/sliced_gradients.hpp"
 #include "normtrain/train/trainer.hpp"
 
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
       backward_ms = ms_since(t);
     }
     t = Clock::now();
-    optimizer.step();
+    normtrain::sgd_step(optimizer);
     const double step_ms = ms_since(t);
     if (!record) continue;
     phases["1 data + augmentation"].push_back(data_ms);

@@ -15,6 +15,7 @@
 #include "normtrain/train/lr_schedule.hpp"
 #include "normtrain/train/objective.hpp"
 #include "normtrain/train/precise_batch_norm.hpp"
+#include "normtrain/train/sgd_step.hpp"
 #include "normtrain/train/sliced_gradients.hpp"
 #include "normtrain/train/thread_plan.hpp"
 
@@ -205,7 +206,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     }
     const std::vector<torch::Tensor> weights_before =
         diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
-    optimizer_.step();
+    sgd_step(optimizer_);
     if (diagnose) {
       std::vector<LayerDiagnostics> rows =
           layer_diagnostics(model_, taps, weights_before, step, epoch);
