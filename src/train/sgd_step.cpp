@@ -1,6 +1,7 @@
 #include "normtrain/train/sgd_step.hpp"
 
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
@@ -10,12 +11,15 @@ namespace normtrain {
 
 namespace {
 
-// The key of a parameter's entry in the optimizer's state: its TensorImpl's address, as a string
-// before LibTorch 2 and as the pointer itself since.
+// The key of a parameter's entry in the optimizer's state: its TensorImpl's address, before
+// LibTorch 2 as a string (printed as its c10::guts::to_string, gone since, printed it), since
+// then the pointer itself.
 template <typename Key>
 Key state_key(const torch::Tensor& parameter) {
   if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+    std::ostringstream address;
+    address << parameter.unsafeGetTensorImpl();
+    return address.str();
   } else {
     return parameter.unsafeGetTensorImpl();
   }

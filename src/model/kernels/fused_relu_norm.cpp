@@ -56,6 +56,21 @@ torch::Tensor to_tensor(const std::vector<double>& values, const torch::TensorOp
   return t.to(options.device());
 }
 
+// t *= factor, as Tensor::mul_ rounds it (the factor in t's precision, one rounding), in a loop
+// where t is on the CPU: mul_ by a number wraps it in a tensor and converts that, a cost of
+// every BatchNorm layer's every step.
+void decay(torch::Tensor& t, double factor) {
+  if (!t.is_cpu() || !t.is_contiguous()) {
+    t.mul_(factor);
+    return;
+  }
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "decay", [&] {
+    scalar_t* data = t.data_ptr<scalar_t>();
+    const auto f = static_cast<scalar_t>(factor);
+    for (std::int64_t i = 0; i < t.numel(); ++i) data[i] *= f;
+  });
+}
+
 // The kernels below keep one accumulator or coefficient per channel in a local array. With the
 // channel count known at compile time (this network uses 8, 16 and 24) the arrays live in
 // registers and the channel loops vectorize; other counts up to kernels::kMaxFusedChannels take
@@ -510,10 +525,10 @@ class ReluBatchNormFunction : public torch::autograd::Function<ReluBatchNormFunc
       // there are at least two values per channel.
       const double count = static_cast<double>(s.n * s.hw);
       const double unbias = count / (count - 1.0);
-      running_mean.mul_(1.0 - momentum)
-          .add_(to_tensor(batch_mean, running_mean.options()), momentum);
-      running_var.mul_(1.0 - momentum)
-          .add_(to_tensor(batch_var, running_var.options()), momentum * unbias);
+      decay(running_mean, 1.0 - momentum);
+      running_mean.add_(to_tensor(batch_mean, running_mean.options()), momentum);
+      decay(running_var, 1.0 - momentum);
+      running_var.add_(to_tensor(batch_var, running_var.options()), momentum * unbias);
     } else {
       const std::vector<double> mean = to_vector(running_mean);
       const std::vector<double> var = to_vector(running_var);
