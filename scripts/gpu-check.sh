@@ -446,11 +446,21 @@ if(GPU_CHECK_TORCH_MODE STREQUAL "manual")
     endif()
   endforeach()
   list(APPEND _links "${_lib}/libtorch.so" "${_lib}/libtorch_cpu.so" "${_lib}/libc10.so")
+  # The CUDA runtime's headers, for the CUDA parts of LibTorch that normtrain includes (its CUDA
+  # graphs): the toolkit's, else those of pip's nvidia-cuda-runtime wheel.
+  set(_includes "${GPU_CHECK_TORCH_DIR}/include;${GPU_CHECK_TORCH_DIR}/include/torch/csrc/api/include")
+  foreach(_dir ${GPU_CHECK_CUDA_INCLUDES})
+    if(EXISTS "${_dir}/cuda_runtime_api.h")
+      list(APPEND _includes "${_dir}")
+      gpu_check_note("CUDA runtime headers: ${_dir}")
+      break()
+    endif()
+  endforeach()
   add_library(torch INTERFACE IMPORTED)
   set_target_properties(torch PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES
-      "${GPU_CHECK_TORCH_DIR}/include;${GPU_CHECK_TORCH_DIR}/include/torch/csrc/api/include"
-    INTERFACE_LINK_LIBRARIES "${_links}")
+    INTERFACE_INCLUDE_DIRECTORIES "${_includes}" INTERFACE_LINK_LIBRARIES "${_links}")
+  # Where normtrain looks for LibTorch's CUDA library (src/train/CMakeLists.txt).
+  set(TORCH_INSTALL_PREFIX "${GPU_CHECK_TORCH_DIR}")
   set(_abi "${GPU_CHECK_CXX11_ABI}")
   gpu_check_note("torch: made from ${GPU_CHECK_TORCH_DIR} (LibTorch's CMake package bypassed)")
 else()
@@ -612,7 +622,8 @@ configure_args() {
     "-DGPU_CHECK_DEPS=$deps" "-DGPU_CHECK_TORCH_MODE=$1" "-DGPU_CHECK_TORCH_DIR=${info[torch_dir]:-}"
     "-DGPU_CHECK_CXX11_ABI=${info[cxx11_abi]:-}" "-DGPU_CHECK_SYSTEM_DEPS=$system_deps"
     "-DGPU_CHECK_ZLIB_RUNTIME=$zlib_runtime" "-DGPU_CHECK_CRYPTO_RUNTIME=$crypto_runtime"
-    "-DGPU_CHECK_CURL_RUNTIME=$curl_runtime"
+    "-DGPU_CHECK_CURL_RUNTIME=$curl_runtime" "-DGPU_CHECK_CUDA_INCLUDES=$cuda_includes"
+    "-DNORMTRAIN_CUDA_GRAPHS=$cuda_graphs_build"
     # Tests are listed when ctest runs, not by running each binary at build time.
     -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST
     # GoogleTest 1.12 asks for CMake 3.5, which CMake 4 refuses without this.
@@ -669,7 +680,7 @@ variants=("bn-l1-0.01|--norm bn --l1 0.01" "ln|--norm ln" "gn-8|--norm gn --grou
 # run_variant NAME FLAGS...: one training run into runs/NAME, timed end to end, with the most
 # GPU memory in use meanwhile.
 run_variant() {
-  local name=$1 base peak wall status
+  local name=$1 base peak wall status graphs_used
   shift
   rm -rf "$work/runs/$name"
   mkdir -p "$work/runs"
@@ -681,11 +692,14 @@ run_variant() {
   status=$(last_status)
   wall=$(last_secs)
   peak=$(max_of "$work/memory-$name.txt")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*" "$status" "$wall" "${base:-}" "${peak:-}" >>"$work/variants.tsv"
+  # What run.json says of its CUDA graphs ("on", or "off: why"): the top-level key (two spaces
+  # in), not the configuration's.
+  graphs_used=$(sed -n 's/^  "cuda_graphs": "\(.*\)",\{0,1\}$/\1/p' "$work/runs/$name/run.json" 2>/dev/null | head -n1)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*" "$status" "$wall" "${base:-}" "${peak:-}" "${graphs_used:--}" >>"$work/variants.tsv"
   variants_section
 }
 variants_section() {
-  local name flags status wall base peak stats n train test first median final best extra memory
+  local name flags status wall base peak graphs_used stats n train test first median final best extra memory
   local shown=("${common[@]/#$data/DATA}" "${run_limits[@]}" "${graph_flag[@]}")
   {
     echo "## The three variants ($( ((rehearse)) && echo "rehearsal: CPU, short" || echo "20 epochs, full MNIST, CUDA"))"
@@ -695,15 +709,15 @@ variants_section() {
     echo "*other*: wall − train − test; *median epoch*: of epochs 2 onwards (epoch 1 includes warm-up);"
     echo "*GPU MiB*: the most nvidia-smi saw in use, every 100 ms, and above the idle level before."
     echo
-    echo "| variant | flags | status | epochs | wall s | train s | test s | other s | epoch 1 s | median epoch s | final test acc | best | GPU MiB (above idle) |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    while IFS=$'\t' read -r name flags status wall base peak; do
+    echo "| variant | flags | CUDA graphs (run.json) | status | epochs | wall s | train s | test s | other s | epoch 1 s | median epoch s | final test acc | best | GPU MiB (above idle) |"
+    echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    while IFS=$'\t' read -r name flags status wall base peak graphs_used; do
       stats=$(csv_stats "$work/runs/$name/metrics.csv" 2>/dev/null || echo "0 - - - - - -")
       read -r n train test first median final best <<<"$stats"
       extra=$(awk -v w="$wall" -v a="$train" -v b="$test" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", w - a - b }')
       memory=-
       [ -n "$peak" ] && [ "$peak" != 0 ] && [ -n "$base" ] && memory="$peak ($((peak - base)))"
-      echo "| $name | \`$flags\` | $status | $n | $wall | $train | $test | $extra | $first | $median | $final | $best | $memory |"
+      echo "| $name | \`$flags\` | $graphs_used | $status | $n | $wall | $train | $test | $extra | $first | $median | $final | $best | $memory |"
     done <"$work/variants.tsv"
     echo
     epochs_table
@@ -937,6 +951,13 @@ crypto_runtime=$(runtime_lib libcrypto.so.3 libcrypto.so.1.1)
 # GPU_CHECK_CURL_RUNTIME= (set, empty) tries the stand-in for a machine without libcurl.
 curl_runtime=${GPU_CHECK_CURL_RUNTIME-$(runtime_lib libcurl.so.4)}
 
+# The CUDA runtime's headers for a torch target made by hand: nvcc's, else pip's.
+cuda_includes=
+[ -z "${nvcc:-}" ] || cuda_includes="$(dirname "$(dirname "$(readlink -f "$nvcc")")")/include"
+[ -z "${info[nvidia_libs]:-}" ] || cuda_includes="$cuda_includes;${info[nvidia_libs]%%:*}/../../cuda_runtime/include"
+# normtrain's CUDA graphs; OFF only if they fail to build here (see the build step).
+cuda_graphs_build=$(cat "$top/cuda-graphs-build" 2>/dev/null || echo ON)
+
 # Configure: LibTorch's own CMake package first (what the README tells users), else the target
 # made from the python package, in a fresh tree; a later call goes straight to what worked.
 write_deps_cmake
@@ -983,7 +1004,16 @@ targets=(normtrain)
 has_target normtrain_cuda_tests && targets+=(normtrain_cuda_tests)
 want=$(($(left) - 150))
 ((want > 240)) || want=240
-run_step build "$want" 30 cmake --build "$cmake_dir" --parallel "$jobs" --target "${targets[@]}"
+if ! run_step build "$want" 30 cmake --build "$cmake_dir" --parallel "$jobs" --target "${targets[@]}" &&
+  [ "$cuda_graphs_build" = ON ] && grep -q 'cuda_graph\.cpp' "$logs/build.log"; then
+  # The CUDA graphs alone did not compile against this LibTorch: the rest without them.
+  annotate "src/train/cuda_graph.cpp failed; next: a build without CUDA graphs"
+  cuda_graphs_build=OFF
+  echo OFF >"$top/cuda-graphs-build"
+  configure_args "$torch_mode"
+  run_step configure-without-graphs 120 20 cmake "${cmake_args[@]}" &&
+    run_step build-without-graphs "$want" 30 cmake --build "$cmake_dir" --parallel "$jobs" --target "${targets[@]}"
+fi
 normtrain=$cmake_dir/normtrain
 cuda_tests=$(find "$cmake_dir" -maxdepth 2 -type f -name normtrain_cuda_tests 2>/dev/null | head -n1)
 if [ -x "$normtrain" ]; then
@@ -1011,11 +1041,10 @@ else
     resume_limits=()
   fi
   resume_epochs=3
-  # --cuda-graphs does not exist yet; once it does, the runs say which mode they are.
+  # Builds from before --cuda-graphs existed run eagerly only.
   graphs=0
   "$normtrain" --help 2>/dev/null | grep -q -- '--cuda-graphs' && graphs=1
   graph_flag=()
-  ((graphs)) && graph_flag=(--cuda-graphs off)
 
   [ "$data" = "$root/data/mnist-tiny" ] || run_step verify-data 30 5 "$normtrain" --verify-data --data-dir "$data"
 
@@ -1045,7 +1074,7 @@ else
       echo "## CUDA tests (ctest -L cuda)"
       echo
       echo '```'
-      grep -E '^ *[0-9]+/[0-9]+ Test +#|tests passed|resumed run|no CUDA device' "$logs/cuda-tests.log" |
+      grep -E '^ *[0-9]+/[0-9]+ Test +#|tests passed|resumed run|graphed run|no CUDA device' "$logs/cuda-tests.log" |
         sed 's/^[0-9]*: //' | awk '!seen[$0]++'
       echo '```'
     } | section 20-cuda-tests
@@ -1053,21 +1082,24 @@ else
     record cuda-tests FAIL 0 "normtrain_cuda_tests was not built"
   fi
 
+  # The three variants as users run them (--cuda-graphs auto: graphed steps where the build
+  # and the run allow them; run.json says), then eagerly (--cuda-graphs off) as NAME-eager.
   for spec in "${variants[@]}"; do
     read -ra flags <<<"${spec#*|}"
     run_variant "${spec%%|*}" "${flags[@]}"
   done
   save_files
-  resume_check
-  eval_predict
   if ((graphs)); then
-    # The same runs with CUDA graphs, into runs/NAME-graphs.
-    graph_flag=(--cuda-graphs on)
+    graph_flag=(--cuda-graphs off)
     for spec in "${variants[@]}"; do
       read -ra flags <<<"${spec#*|}"
-      run_variant "${spec%%|*}-graphs" "${flags[@]}"
+      run_variant "${spec%%|*}-eager" "${flags[@]}"
     done
+    graph_flag=()
   fi
+  save_files
+  resume_check
+  eval_predict
   unit_tests
 fi
 

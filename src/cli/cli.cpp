@@ -179,6 +179,11 @@ void add_training_options(CLI::App& app, TrainConfig& config) {
       ->capture_default_str();
   app.add_option("--threads", config.threads, "CPU threads; 0 uses every core")
       ->capture_default_str();
+  add_choice(app, "--cuda-graphs", config.cuda_graphs,
+             "CUDA: replay each training step from a captured CUDA graph: auto (whenever the "
+             "run allows it), on (refuse a run that does not) or off; the same numbers either "
+             "way",
+             {CudaGraphs::kAuto, CudaGraphs::kOn, CudaGraphs::kOff});
   add_choice(app, "--dataset", config.dataset, "mnist or fashion-mnist",
              {DatasetKind::kMnist, DatasetKind::kFashionMnist});
   app.add_option("--data-dir", config.data_dir,
@@ -365,6 +370,7 @@ ResumeRequest finish_resume(const CLI::App& app, const TrainConfig& config,
   request.precise_bn = given(app, "--precise-bn", config.precise_bn);
   request.landscape_every = given(app, "--landscape-every", config.landscape_every);
   request.landscape_steps = given(app, "--landscape-steps", config.landscape_steps);
+  request.cuda_graphs = given(app, "--cuda-graphs", config.cuda_graphs);
   request.quiet = config.quiet;
   request.download = config.download;
   request.mirror = config.mirror;

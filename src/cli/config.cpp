@@ -210,6 +210,33 @@ bool has_running_statistics(NormKind norm) {
   return norm == NormKind::kBatch || norm == NormKind::kBatchRenorm;
 }
 
+std::string to_flag(CudaGraphs mode) {
+  switch (mode) {
+    case CudaGraphs::kAuto:
+      return "auto";
+    case CudaGraphs::kOn:
+      return "on";
+    case CudaGraphs::kOff:
+      return "off";
+  }
+  return "?";
+}
+
+std::optional<std::string> why_steps_cannot_be_captured(const RunSpec& spec) {
+  if (spec.schedule.kind == SchedulerKind::kOneCycle) {
+    return "--scheduler onecycle changes the learning rate every step, and a captured step "
+           "keeps the rate it was captured with";
+  }
+  if (spec.norm == NormKind::kBatchRenorm) {
+    return "--norm brn reads its step count on the host to relax its limits";
+  }
+  if (spec.dropout > 0.0) {
+    return "--dropout draws its masks from a generator whose state a replay would not follow "
+           "step by step as an eager run does";
+  }
+  return std::nullopt;
+}
+
 void validate_device_and_threads(const std::string& device, int threads) {
   if (threads < 0 || threads > kMaxThreads) {
     throw UsageError(
@@ -277,6 +304,14 @@ void validate(const TrainConfig& config) {
   if (config.diagnostics_every < 0) {
     throw UsageError(fmt::format("--diagnostics-every must be 0 (none) or more steps, got {}",
                                  config.diagnostics_every));
+  }
+  if (config.cuda_graphs == CudaGraphs::kOn) {
+    if (const std::optional<std::string> why = why_steps_cannot_be_captured(config)) {
+      throw UsageError(fmt::format("--cuda-graphs on: {}; use --cuda-graphs auto or off", *why));
+    }
+    if (config.device == "cpu") {
+      throw UsageError("--cuda-graphs on needs a CUDA device; --device cpu has none");
+    }
   }
   if (config.landscape_every < 0) {
     throw UsageError(fmt::format("--landscape-every must be 0 (never) or more steps, got {}",
@@ -347,6 +382,7 @@ TrainConfig apply_resume_request(TrainConfig saved, const ResumeRequest& request
   if (request.precise_bn) saved.precise_bn = *request.precise_bn;
   if (request.landscape_every) saved.landscape_every = *request.landscape_every;
   if (request.landscape_steps) saved.landscape_steps = *request.landscape_steps;
+  if (request.cuda_graphs) saved.cuda_graphs = *request.cuda_graphs;
   saved.quiet = request.quiet;
   saved.download = request.download;
   saved.mirror = request.mirror;

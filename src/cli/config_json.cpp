@@ -44,6 +44,7 @@ std::string config_to_json_text(const TrainConfig& c) {
       {"precise_bn", c.precise_bn},
       {"landscape_every", c.landscape_every},
       {"landscape_steps", c.landscape_steps},
+      {"cuda_graphs", to_flag(c.cuda_graphs)},
       {"out", resolved_out_dir(c)},
   };
   return json.dump(2);
@@ -102,6 +103,10 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.precise_bn = json.value("precise_bn", c.precise_bn);
     c.landscape_every = json.value("landscape_every", c.landscape_every);
     c.landscape_steps = json.value("landscape_steps", c.landscape_steps);
+    const std::string graphs = json.value("cuda_graphs", to_flag(c.cuda_graphs));
+    for (const CudaGraphs mode : {CudaGraphs::kAuto, CudaGraphs::kOn, CudaGraphs::kOff}) {
+      if (to_flag(mode) == graphs) c.cuda_graphs = mode;
+    }
     c.out_dir = json.value("out", c.out_dir);
     return c;
   } catch (const nlohmann::json::exception& error) {

@@ -35,12 +35,23 @@ EpochBatches::EpochBatches(const TensorDataset& data, std::int64_t batch_size, s
 }
 
 Batch EpochBatches::operator[](std::int64_t index) const {
+  return drawn_batch(data_, picked(index), angles(index));
+}
+
+torch::Tensor EpochBatches::picked(std::int64_t index) const {
   const std::int64_t start = index * batch_size_;
-  const std::int64_t end = std::min(start + batch_size_, data_.size());
-  const torch::Tensor picked = order_.slice(0, start, end);
-  return {
-      augmented_inputs(data_.images, picked, angles_.slice(0, start, end), data_.mean, data_.std),
-      data_.labels.index_select(0, picked)};
+  return order_.slice(0, start, std::min(start + batch_size_, data_.size()));
+}
+
+torch::Tensor EpochBatches::angles(std::int64_t index) const {
+  const std::int64_t start = index * batch_size_;
+  return angles_.slice(0, start, std::min(start + batch_size_, data_.size()));
+}
+
+Batch drawn_batch(const TensorDataset& data, const torch::Tensor& picked,
+                  const torch::Tensor& angles) {
+  return {augmented_inputs(data.images, picked, angles, data.mean, data.std),
+          data.labels.index_select(0, picked)};
 }
 
 Batch plain_batch(const TensorDataset& data, std::int64_t start, std::int64_t count) {

@@ -36,6 +36,7 @@ std::string to_json_text(const RunRecord& r) {
       {"threads", r.threads},
       {"train_threads", r.train_threads},
       {"train_slices", r.train_slices},
+      {"cuda_graphs", r.cuda_graphs},
       {"parameters", r.parameters},
       {"train_examples", r.train_examples},
       {"test_examples", r.test_examples},

@@ -73,15 +73,23 @@ void DivergenceWatch::record(const torch::Tensor& loss) {
     ++checked_;
     return;
   }
-  // The loss plus the sum of every state value: not finite exactly when one of them is not (or
-  // when they are so large that the sum overflows, which is divergence too). One concatenation
-  // and one reduction, queued on the device.
+  record(loss, check_value(loss));
+}
+
+void DivergenceWatch::record(const torch::Tensor& loss, const torch::Tensor& check) {
+  TORCH_CHECK(!direct_, "DivergenceWatch: a precomputed check on a watch that checks directly");
+  if (diverged_) return;
+  pending_.push_back(check);
+  losses_.push_back(loss);
+}
+
+torch::Tensor DivergenceWatch::check_value(const torch::Tensor& loss) const {
+  // One concatenation and one reduction, queued on the device.
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> flat;
   flat.reserve(state_.size());
   for (const torch::Tensor& values : state_) flat.push_back(values.reshape(-1));
-  pending_.push_back(loss + torch::cat(flat).sum());
-  losses_.push_back(loss);
+  return loss + torch::cat(flat).sum();
 }
 
 std::optional<DivergedStep> DivergenceWatch::poll(bool last) {

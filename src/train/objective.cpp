@@ -3,9 +3,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include <ATen/ops/_foreach_add.h>
+
 #include "normtrain/train/dense_cpu_float.hpp"
 
 namespace normtrain {
+namespace {
+
+// Each tensor as one dimension, for a concatenation.
+std::vector<torch::Tensor> flattened(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> flat;
+  flat.reserve(tensors.size());
+  for (const torch::Tensor& t : tensors) flat.push_back(t.reshape(-1));
+  return flat;
+}
+
+}  // namespace
 
 torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
   if (!torch::GradMode::is_enabled() && !parameters.empty() &&
@@ -17,6 +30,10 @@ torch::Tensor l1_norm(const std::vector<torch::Tensor>& parameters) {
       for (std::int64_t i = 0; i < p.numel(); ++i) sum += static_cast<double>(std::abs(values[i]));
     }
     return torch::scalar_tensor(sum, torch::kFloat);
+  }
+  if (!parameters.empty() && !parameters.front().is_cpu()) {
+    // On a GPU: one reduction over all of them (three launches, not two a parameter).
+    return torch::cat(flattened(parameters)).abs().sum();
   }
   std::vector<torch::Tensor> sums;
   sums.reserve(parameters.size());
@@ -36,6 +53,10 @@ ObjectiveTerms objective_terms(const torch::Tensor& log_probs, const torch::Tens
 void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1) {
   if (l1 <= 0.0) return;
   torch::NoGradGuard no_grad;
+  if (!parameters.empty() && !parameters.front().is_cpu()) {
+    add_l1_subgradient_batched(parameters, l1);
+    return;
+  }
   for (const torch::Tensor& p : parameters) {
     torch::Tensor& grad = p.mutable_grad();
     if (!grad.defined()) {
@@ -54,6 +75,32 @@ void add_l1_subgradient(const std::vector<torch::Tensor>& parameters, double l1)
       grad.add_(p.sign(), l1);
     }
   }
+}
+
+void add_l1_subgradient_batched(const std::vector<torch::Tensor>& parameters, double l1) {
+  if (l1 <= 0.0 || parameters.empty()) return;
+  torch::NoGradGuard no_grad;
+  // Every sign(p) from one concatenation, added to the gradients by one multi-tensor operator:
+  // four launches in all. The products l1 * sign(p) are exact, so the sums round as the
+  // per-parameter add_ does.
+  std::vector<std::int64_t> sizes;
+  sizes.reserve(parameters.size());
+  for (const torch::Tensor& p : parameters) sizes.push_back(p.numel());
+  const std::vector<torch::Tensor> signs =
+      torch::cat(flattened(parameters)).sign().split_with_sizes(sizes);
+  std::vector<torch::Tensor> gradients;
+  std::vector<torch::Tensor> their_signs;
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    torch::Tensor& grad = parameters[i].mutable_grad();
+    const torch::Tensor sign = signs[i].view_as(parameters[i]);
+    if (!grad.defined()) {
+      grad = sign * l1;
+    } else {
+      gradients.push_back(grad);
+      their_signs.push_back(sign);
+    }
+  }
+  if (!gradients.empty()) at::_foreach_add_(gradients, their_signs, l1);
 }
 
 }  // namespace normtrain

@@ -5,6 +5,10 @@
 #include <string>
 #include <type_traits>
 
+#include <ATen/ops/_foreach_add.h>
+#include <ATen/ops/_foreach_mul.h>
+#include <ATen/ops/_foreach_zero.h>
+
 #include "normtrain/train/dense_cpu_float.hpp"
 
 namespace normtrain {
@@ -55,6 +59,12 @@ void sgd_step(torch::optim::SGD& optimizer) {
   for (torch::optim::OptimizerParamGroup& group : optimizer.param_groups()) {
     const auto& options = static_cast<const torch::optim::SGDOptions&>(group.options());
     const double momentum = options.momentum();
+    // Buffers not in dense CPU floats of the gradients' layout (on a GPU, say) are updated
+    // together by LibTorch's multi-tensor operators: three launches for all of them rather
+    // than three a parameter, with the same arithmetic as mul_ and add_.
+    std::vector<torch::Tensor> batched_parameters;
+    std::vector<torch::Tensor> batched_buffers;
+    std::vector<torch::Tensor> batched_gradients;
     for (torch::Tensor& parameter : group.params()) {
       const torch::Tensor& gradient = parameter.grad();
       if (!gradient.defined()) continue;
@@ -70,19 +80,37 @@ void sgd_step(torch::optim::SGD& optimizer) {
           state[key] = std::move(fresh);
         } else {
           step = static_cast<torch::optim::SGDParamState&>(*found->second).momentum_buffer();
-          if (is_dense_cpu_float(step) && is_dense_cpu_float(gradient) &&
-              step.strides() == gradient.strides()) {
-            add_to_momentum(step.data_ptr<float>(), gradient.data_ptr<float>(),
-                            static_cast<float>(momentum), step.numel());
-          } else {
-            step.mul_(momentum).add_(gradient);
+          if (!(is_dense_cpu_float(step) && is_dense_cpu_float(gradient) &&
+                step.strides() == gradient.strides())) {
+            batched_parameters.push_back(parameter);
+            batched_buffers.push_back(step);
+            batched_gradients.push_back(gradient);
+            continue;
           }
+          add_to_momentum(step.data_ptr<float>(), gradient.data_ptr<float>(),
+                          static_cast<float>(momentum), step.numel());
         }
       }
       // LibTorch's own kernel, so that the update rounds as it does (fused or not per ISA).
       parameter.add_(step, -options.lr());
     }
+    if (!batched_parameters.empty()) {
+      at::_foreach_mul_(batched_buffers, momentum);
+      at::_foreach_add_(batched_buffers, batched_gradients);
+      at::_foreach_add_(batched_parameters, batched_buffers, -options.lr());
+    }
   }
+}
+
+void zero_gradients_in_place(const std::vector<torch::Tensor>& parameters) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> gradients;
+  gradients.reserve(parameters.size());
+  for (const torch::Tensor& parameter : parameters) {
+    if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+  }
+  // One launch for all of them on a GPU.
+  if (!gradients.empty()) at::_foreach_zero_(gradients);
 }
 
 }  // namespace normtrain

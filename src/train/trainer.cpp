@@ -5,11 +5,15 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "normtrain/common/error.hpp"
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/convolution_check.hpp"
+#include "normtrain/train/cuda_graph.hpp"
 #include "normtrain/train/device.hpp"
 #include "normtrain/train/divergence_watch.hpp"
+#include "normtrain/train/graphed_step.hpp"
 #include "normtrain/train/landscape_probe.hpp"
 #include "normtrain/train/layer_diagnostics.hpp"
 #include "normtrain/train/lr_schedule.hpp"
@@ -63,6 +67,22 @@ int step_thread_count(const TrainConfig& config, bool on_cpu, int slices) {
   if (!on_cpu) return torch::get_num_threads();
   if (slices > 1) return 1;
   return training_thread_count(config.batch_size, torch::get_num_threads());
+}
+
+// Why the training steps of `config` on this device cannot replay a CUDA graph, or nothing.
+std::optional<std::string> why_no_cuda_graphs(const TrainConfig& config, bool on_cuda) {
+  if (config.cuda_graphs == CudaGraphs::kOff) return std::string("--cuda-graphs off");
+  if (!on_cuda) return std::string("training runs on the CPU");
+  if (std::optional<std::string> why = why_steps_cannot_be_captured(config)) return why;
+  if (!cuda_graphs_built()) {
+    return std::string("this build has no CUDA graphs (its LibTorch has no CUDA library)");
+  }
+  return std::nullopt;
+}
+
+// The first line of a LibTorch error, whose later lines are its C++ stack.
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
 }
 
 }  // namespace
@@ -126,6 +146,16 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
       optimizer_(parameters_, torch::optim::SGDOptions(config.lr).momentum(config.momentum)),
       step_slices_(slice_count(config, parameters_.front().is_cpu())),
       step_threads_(step_thread_count(config, parameters_.front().is_cpu(), step_slices_)) {
+  const std::optional<std::string> no_graphs =
+      why_no_cuda_graphs(config, parameters_.front().is_cuda());
+  if (no_graphs && config.cuda_graphs == CudaGraphs::kOn) {
+    throw RuntimeError(
+        fmt::format("--cuda-graphs on: {}; use --cuda-graphs auto or off", *no_graphs));
+  }
+  if (!no_graphs) {
+    graphed_ = std::make_unique<GraphedStep>(config.batch_size, parameters_.front().device());
+  }
+  cuda_graphs_ = no_graphs ? "off: " + *no_graphs : "on";
   // Before the first step, with the steps' threads and batch sizes: a wrong convolution must
   // not train silently.
   const ScopedThreadCount threads(step_threads_);
@@ -168,6 +198,10 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   correct.reserve(batch_count);
   // Until the test pass, which splits its large batches between every thread.
   std::optional<ScopedThreadCount> threads(std::in_place, step_threads_);
+  // Graphs are captured on a stream other than the default; the whole epoch runs there, in
+  // order, the eager steps and the test pass too.
+  std::optional<CudaStreamScope> stream;
+  if (graphed_) stream.emplace(static_cast<int>(parameters_.front().device().index()));
   for (std::int64_t i = 0; i < batch_count; ++i) {
     // Asked before each batch, so that a stop after the last one keeps the finished epoch.
     if (stop_requested && stop_requested()) {
@@ -175,50 +209,71 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
       stopped.interrupted = true;
       return stopped;
     }
-    const Batch batch = batches[i];
     const std::int64_t step = (epoch - 1) * batch_count + i + 1;
     const bool diagnose = is_observed_step(step, config_.diagnostics_every);
     const bool probe = is_observed_step(step, config_.landscape_every);
     sgd_options.lr(schedule.lr_at(epoch, i));
-    std::optional<ForwardPassState> before_forward;
-    if (probe) before_forward.emplace(model_);
-    // Observed steps run the whole batch at once, as the observers' own passes do.
-    const bool sliced = sliced_ && !diagnose && !probe && batch.targets.size(0) >= 2;
-    // A diagnostics step runs the same forward pass, handing out what enters and leaves each
-    // norm on the way.
-    std::vector<NormSiteActivations> taps;
-    torch::Tensor log_probs;
-    if (sliced) {
-      log_probs = sliced_->compute(batch.inputs, batch.targets);  // sets the gradients
+    // Observed steps, partial batches and the first steps of a run stay eager.
+    const torch::Tensor figures = graphed_ && !diagnose && !probe &&
+                                          steps_taken_ >= kEagerStepsBeforeCapture &&
+                                          batches.picked(i).size(0) == config_.batch_size
+                                      ? graphed_step(batches, i, train, watch)
+                                      : torch::Tensor();
+    ++steps_taken_;
+    if (figures.defined()) {
+      losses.push_back(figures[0]);
+      nlls.push_back(figures[1]);
+      correct.push_back(figures[2]);
+      watch.record(figures[0], figures[3]);
+      sizes.push_back(config_.batch_size);
     } else {
-      optimizer_.zero_grad();
-      log_probs = diagnose ? model_->forward(batch.inputs, taps) : model_->forward(batch.inputs);
-    }
-    const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
-    const torch::Tensor& nll = terms.nll;
-    const torch::Tensor& loss = terms.total;
-    if (!sliced) nll.backward();
-    add_l1_subgradient(parameters_, config_.l1);
-    if (probe) {
-      const ProbedStep probed{step,           epoch, batch, loss, config_.l1, sgd_options.lr(),
-                              *before_forward};
-      landscape.push_back(probe_landscape(model_, parameters_, probed, config_.landscape_steps));
-    }
-    const std::vector<torch::Tensor> weights_before =
-        diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
-    sgd_step(optimizer_);
-    if (diagnose) {
-      std::vector<LayerDiagnostics> rows =
-          layer_diagnostics(model_, taps, weights_before, step, epoch);
-      layers.insert(layers.end(), std::make_move_iterator(rows.begin()),
-                    std::make_move_iterator(rows.end()));
-    }
+      const Batch batch = batches[i];
+      std::optional<ForwardPassState> before_forward;
+      if (probe) before_forward.emplace(model_);
+      // Observed steps run the whole batch at once, as the observers' own passes do.
+      const bool sliced = sliced_ && !diagnose && !probe && batch.targets.size(0) >= 2;
+      // A diagnostics step runs the same forward pass, handing out what enters and leaves each
+      // norm on the way.
+      std::vector<NormSiteActivations> taps;
+      torch::Tensor log_probs;
+      if (sliced) {
+        log_probs = sliced_->compute(batch.inputs, batch.targets);  // sets the gradients
+      } else {
+        // A captured graph keeps writing to the gradients' memory: they must stay where they are.
+        if (graphed_) {
+          zero_gradients_in_place(parameters_);
+        } else {
+          optimizer_.zero_grad();
+        }
+        log_probs = diagnose ? model_->forward(batch.inputs, taps) : model_->forward(batch.inputs);
+      }
+      const ObjectiveTerms terms =
+          objective_terms(log_probs, batch.targets, parameters_, config_.l1);
+      const torch::Tensor& nll = terms.nll;
+      const torch::Tensor& loss = terms.total;
+      if (!sliced) nll.backward();
+      add_l1_subgradient(parameters_, config_.l1);
+      if (probe) {
+        const ProbedStep probed{step,           epoch, batch, loss, config_.l1, sgd_options.lr(),
+                                *before_forward};
+        landscape.push_back(probe_landscape(model_, parameters_, probed, config_.landscape_steps));
+      }
+      const std::vector<torch::Tensor> weights_before =
+          diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
+      sgd_step(optimizer_);
+      if (diagnose) {
+        std::vector<LayerDiagnostics> rows =
+            layer_diagnostics(model_, taps, weights_before, step, epoch);
+        layers.insert(layers.end(), std::make_move_iterator(rows.begin()),
+                      std::make_move_iterator(rows.end()));
+      }
 
-    losses.push_back(loss);  // a value already, without a graph
-    nlls.push_back(nll.detach());
-    correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
-    watch.record(loss);
-    sizes.push_back(batch.targets.size(0));
+      losses.push_back(loss);  // a value already, without a graph
+      nlls.push_back(nll.detach());
+      correct.push_back(log_probs.detach().argmax(1).eq(batch.targets).sum());
+      watch.record(loss);
+      sizes.push_back(batch.targets.size(0));
+    }
     if (const std::optional<DivergedStep> failed = watch.poll(i + 1 == batch_count)) {
       EpochResult diverged;
       diverged.divergence =
@@ -229,6 +284,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   }
   const torch::Tensor loss_values = torch::stack(losses).to(torch::kCPU, torch::kFloat64);
   const torch::Tensor nll_values = torch::stack(nlls).to(torch::kCPU, torch::kFloat64);
+  // Graphed steps count their correct predictions in float (exact to 2^24), eager ones in int64.
   const torch::Tensor correct_values = torch::stack(correct).to(torch::kCPU, torch::kInt64);
   const double train_seconds = seconds_since(train_start);
   threads.reset();
@@ -280,6 +336,43 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     m.test_acc_precise = precise.accuracy;
   }
   return result;
+}
+
+torch::Tensor Trainer::graphed_step(const EpochBatches& batches, std::int64_t index,
+                                    const TensorDataset& train, const DivergenceWatch& watch) {
+  // The same work as an eager step on a whole batch, gradients zeroed in place.
+  const auto body = [&](const torch::Tensor& picked, const torch::Tensor& angles) {
+    const Batch batch = drawn_batch(train, picked, angles);
+    zero_gradients_in_place(parameters_);
+    const torch::Tensor log_probs = model_->forward(batch.inputs);
+    const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
+    terms.nll.backward();
+    add_l1_subgradient(parameters_, config_.l1);
+    sgd_step(optimizer_);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor correct =
+        log_probs.detach().argmax(1).eq(batch.targets).sum().to(torch::kFloat);
+    return torch::stack({terms.total, terms.nll.detach(), correct, watch.check_value(terms.total)});
+  };
+  const double lr =
+      static_cast<torch::optim::SGDOptions&>(optimizer_.param_groups().front().options()).lr();
+  try {
+    return graphed_->run(batches.picked(index), batches.angles(index), lr, body);
+  } catch (const std::exception& error) {
+    if (config_.cuda_graphs == CudaGraphs::kOn) {
+      throw RuntimeError(
+          fmt::format("--cuda-graphs on: the training step could not be captured "
+                      "as a CUDA graph ({}); use --cuda-graphs off",
+                      first_line(error.what())));
+    }
+    spdlog::warn(
+        "the training step could not be captured as a CUDA graph ({}); training on without "
+        "graphs (--cuda-graphs off skips the attempt)",
+        first_line(error.what()));
+    graphed_.reset();
+    cuda_graphs_ = "off: the step could not be captured";
+    return torch::Tensor();
+  }
 }
 
 }  // namespace normtrain

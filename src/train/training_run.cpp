@@ -98,6 +98,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
         config.batch_size, trainer.step_threads(), trainer.step_threads() == 1 ? "" : "s",
         kMinImagesPerTrainingThread, threads);
   }
+  if (device.is_cuda()) spdlog::info("CUDA graphs: {}", trainer.cuda_graphs());
   const std::filesystem::path checkpoint = out_dir / kCheckpointFileName;
   RunRecord record;
   record.config = config;
@@ -107,6 +108,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   record.threads = threads;
   record.train_threads = trainer.step_threads();
   record.train_slices = trainer.step_slices();
+  record.cuda_graphs = trainer.cuda_graphs();
   record.parameters = count_parameters(*model);
   record.train_examples = train_data.size();
   record.test_examples = test_data.size();
@@ -143,6 +145,7 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
               observer->on_batch_end(epoch, batch, batches);
           },
           interrupt_requested);
+      recorder.set_cuda_graphs(trainer.cuda_graphs());
       if (result.divergence) {
         const Divergence& diverged = *result.divergence;
         recorder.finish_diverged(diverged.epoch, diverged.step, diverged.reason);

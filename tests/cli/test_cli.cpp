@@ -68,6 +68,23 @@ TEST(Cli, GroupNormWithGroups) {
   EXPECT_TRUE(config->quiet);
 }
 
+TEST(Cli, CudaGraphsDefaultToAutoAndRefuseRunsTheyCannotReplay) {
+  EXPECT_EQ(parse({})->cuda_graphs, CudaGraphs::kAuto);
+  EXPECT_EQ(parse({"--cuda-graphs", "on"})->cuda_graphs, CudaGraphs::kOn);
+  EXPECT_EQ(parse({"--cuda-graphs", "off"})->cuda_graphs, CudaGraphs::kOff);
+  EXPECT_NE(usage_error_of({"--cuda-graphs", "yes"}).find("--cuda-graphs"), std::string::npos);
+  EXPECT_NE(usage_error_of({"--cuda-graphs", "on", "--scheduler", "onecycle"}).find("onecycle"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--cuda-graphs", "on", "--norm", "brn"}).find("brn"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--cuda-graphs", "on", "--dropout", "0.1"}).find("--dropout"),
+            std::string::npos);
+  EXPECT_NE(usage_error_of({"--cuda-graphs", "on", "--device", "cpu"}).find("--device cpu"),
+            std::string::npos);
+  // auto leaves such runs eager instead.
+  EXPECT_EQ(parse({"--scheduler", "onecycle"})->cuda_graphs, CudaGraphs::kAuto);
+}
+
 TEST(Cli, KernelsDefaultToFused) {
   EXPECT_TRUE(parse({})->fused_kernels);
   EXPECT_FALSE(parse({"--kernels", "stock"})->fused_kernels);

@@ -27,6 +27,7 @@ TEST(ConfigJson, RoundTripsEveryField) {
   config.diagnostics_every = 7;
   config.landscape_every = 9;
   config.landscape_steps = {0.25, 3.0};
+  config.cuda_graphs = CudaGraphs::kOff;
   config.out_dir = "runs/x";
   config.fused_kernels = false;
   config.schedule.kind = SchedulerKind::kStep;
@@ -52,6 +53,7 @@ TEST(ConfigJson, RoundTripsEveryField) {
   EXPECT_EQ(back.diagnostics_every, 7);
   EXPECT_EQ(back.landscape_every, 9);
   EXPECT_EQ(back.landscape_steps, (std::vector<double>{0.25, 3.0}));
+  EXPECT_EQ(back.cuda_graphs, CudaGraphs::kOff);
   EXPECT_EQ(back.out_dir, "runs/x");
   EXPECT_FALSE(back.fused_kernels);
   EXPECT_EQ(back.schedule.kind, SchedulerKind::kStep);

@@ -204,7 +204,9 @@ EpochRecord epoch_record(EpochResult result, const NormNet& model) {
 
 // A test failure where two runs' epochs differ by more than float rounding; prints whether they
 // are identical, which they should be with deterministic cuDNN.
-void expect_same_epochs(const std::vector<EpochRecord>& a, const std::vector<EpochRecord>& b) {
+void expect_same_epochs(const std::vector<EpochRecord>& a, const std::vector<EpochRecord>& b,
+                        const std::string& b_is = "resumed run",
+                        const std::string& a_is = "the uninterrupted one") {
   ASSERT_EQ(a.size(), b.size());
   bool identical = true;
   for (std::size_t e = 0; e < a.size(); ++e) {
@@ -232,9 +234,8 @@ void expect_same_epochs(const std::vector<EpochRecord>& a, const std::vector<Epo
       identical = identical && torch::equal(p, q);
     }
   }
-  std::cout << "resumed run "
-            << (identical ? "identical to" : "within tolerance of, not identical to")
-            << " the uninterrupted one\n";
+  std::cout << b_is << " " << (identical ? "identical to" : "within tolerance of, not identical to")
+            << " " << a_is << "\n";
 }
 
 // Stopping after epoch 1 and resuming from the checkpoint in a fresh model and optimizer (as
@@ -286,6 +287,67 @@ TEST_F(Cuda, ResumingFromACheckpointEqualsAnUninterruptedRun) {
     }
   }
   expect_same_epochs(whole, resumed);
+}
+
+// Training steps replayed from captured CUDA graphs compute what eager steps compute: the same
+// kernels on the same memory. Two epochs at batch 64 mix replays with eager steps (the first
+// two, every 20th for the per-layer diagnostics, each epoch's partial last batch); the step
+// schedule changes the rate after epoch 1, which captures the step again.
+TEST_F(Cuda, GraphedStepsEqualEagerSteps) {
+  const DeterministicCudnn deterministic;
+  const TensorDataset train = tiny_mnist_on(cuda(), Split::kTrain);
+  const TensorDataset test = tiny_mnist_on(cuda(), Split::kTest, 200);
+  for (NormKind norm : {NormKind::kBatch, NormKind::kLayer, NormKind::kGroup}) {
+    TrainConfig config;
+    config.norm = norm;
+    config.l1 = norm == NormKind::kBatch ? 0.001 : 0.0;
+    config.lr = 0.05;
+    config.batch_size = 64;
+    config.schedule.kind = SchedulerKind::kStep;
+    config.schedule.step_size = 1;
+    std::vector<EpochRecord> runs[2];
+    for (const CudaGraphs mode : {CudaGraphs::kOff, CudaGraphs::kOn}) {
+      config.cuda_graphs = mode;
+      torch::manual_seed(config.seed);
+      NormNet model(model_options(config));
+      model->to(cuda());
+      Trainer trainer(model, config);
+      EXPECT_EQ(trainer.cuda_graphs(), mode == CudaGraphs::kOn ? "on" : "off: --cuda-graphs off");
+      for (int epoch = 1; epoch <= 2; ++epoch) {
+        EpochResult result = trainer.run_epoch(epoch, train, test);
+        ASSERT_FALSE(result.divergence.has_value()) << to_flag(norm);
+        runs[mode == CudaGraphs::kOn].push_back(epoch_record(std::move(result), model));
+      }
+      EXPECT_EQ(trainer.cuda_graphs(), mode == CudaGraphs::kOn ? "on" : "off: --cuda-graphs off");
+    }
+    SCOPED_TRACE(to_flag(norm));
+    expect_same_epochs(runs[0], runs[1], "graphed run (" + to_flag(norm) + ")", "the eager one");
+    for (std::size_t e = 0; e < runs[0].size(); ++e) {
+      const EpochResult& eager = runs[0][e].result;
+      const EpochResult& graphed = runs[1][e].result;
+      EXPECT_NEAR(eager.metrics.train_acc, graphed.metrics.train_acc, 0.06) << "epoch " << e + 1;
+      EXPECT_GT(graphed.metrics.test_acc, 50.0) << "epoch " << e + 1;
+    }
+  }
+}
+
+// A loss that stops being finite inside a replayed step is caught as in an eager one.
+TEST_F(Cuda, GraphedStepsReportDivergence) {
+  const TensorDataset train = tiny_mnist_on(cuda(), Split::kTrain);
+  const TensorDataset test = tiny_mnist_on(cuda(), Split::kTest, 200);
+  TrainConfig config;
+  config.norm = NormKind::kNone;
+  config.lr = 1e6;  // diverges within a few steps
+  config.batch_size = 64;
+  config.cuda_graphs = CudaGraphs::kOn;
+  torch::manual_seed(config.seed);
+  NormNet model(model_options(config));
+  model->to(cuda());
+  Trainer trainer(model, config);
+  const EpochResult result = trainer.run_epoch(1, train, test);
+  ASSERT_TRUE(result.divergence.has_value());
+  EXPECT_GE(result.divergence->step, 1);
+  EXPECT_LE(result.divergence->step, 32);
 }
 
 // A BatchNorm model with dropout after a few SGD steps on `device`: parameters, running

@@ -67,6 +67,38 @@ TEST(SgdStep, EqualsLibTorchsStepToTheBit) {
   }
 }
 
+// Parameters outside the plain-float loop (doubles here; on a GPU, every one) are stepped
+// together by the multi-tensor operators, to the same bits as LibTorch's step.
+TEST(SgdStep, MultiTensorStepEqualsLibTorchsStepToTheBit) {
+  std::vector<torch::Tensor> ours;
+  for (const torch::Tensor& p : model_parameters()) {
+    ours.push_back(p.detach().to(torch::kFloat64).requires_grad_());
+  }
+  std::vector<torch::Tensor> theirs = copies(ours);
+  torch::optim::SGD our_optimizer(ours, torch::optim::SGDOptions(0.05).momentum(0.9));
+  torch::optim::SGD their_optimizer(theirs, torch::optim::SGDOptions(0.05).momentum(0.9));
+  for (int step = 1; step <= 4; ++step) {
+    set_gradients(ours, theirs, step);
+    sgd_step(our_optimizer);
+    their_optimizer.step();
+    expect_bit_equal(ours, theirs, step);
+  }
+}
+
+// Gradients zeroed in place stay the same tensors: what a captured CUDA graph writes to.
+TEST(SgdStep, ZeroesGradientsWhereTheyAre) {
+  std::vector<torch::Tensor> parameters = model_parameters();
+  std::vector<torch::Tensor> twins = copies(parameters);
+  set_gradients(parameters, twins, 1);
+  std::vector<const void*> addresses;
+  for (const torch::Tensor& p : parameters) addresses.push_back(p.grad().data_ptr());
+  zero_gradients_in_place(parameters);
+  for (std::size_t k = 0; k < parameters.size(); ++k) {
+    EXPECT_EQ(parameters[k].grad().data_ptr(), addresses[k]) << "parameter " << k;
+    EXPECT_EQ(parameters[k].grad().count_nonzero().item<std::int64_t>(), 0) << "parameter " << k;
+  }
+}
+
 // The momentum buffers are LibTorch's own, under its keys: its step continues from ours, so a
 // checkpoint of the optimizer holds them.
 TEST(SgdStep, KeepsTheBuffersWhereLibTorchsStepFindsThem) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "normtrain/common/error.hpp"
 #include "normtrain/data/batches.hpp"
 #include "normtrain/model/convolution_check.hpp"
 #include "normtrain/train/objective.hpp"
@@ -99,6 +100,31 @@ TEST(Objective, L1SubgradientLoopEqualsLibTorchsOperators) {
   }
 }
 
+// The batched subgradient (what a GPU runs) adds the same values as the per-parameter one, to a
+// channels-last gradient, a missing one and through NaN and signed zeros alike.
+TEST(Objective, L1SubgradientBatchedEqualsThePerParameterOne) {
+  torch::manual_seed(13);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<torch::Tensor> shapes = {
+      torch::randn({16, 8, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast),
+      torch::tensor({0.0F, -0.0F, nan, 1e-30F, -1e-30F, 3.0F, -7.0F}), torch::randn({10})};
+  std::vector<torch::Tensor> batched;
+  std::vector<torch::Tensor> each;
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    batched.push_back(shapes[i].clone(at::MemoryFormat::Preserve).requires_grad_());
+    each.push_back(shapes[i].clone(at::MemoryFormat::Preserve).requires_grad_());
+    if (i == 2) continue;  // no gradient yet
+    const torch::Tensor gradient = torch::randn_like(shapes[i]);
+    batched[i].mutable_grad() = gradient.clone(at::MemoryFormat::Preserve);
+    each[i].mutable_grad() = gradient.clone(at::MemoryFormat::Preserve);
+  }
+  add_l1_subgradient_batched(batched, 0.01);
+  add_l1_subgradient(each, 0.01);
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    EXPECT_TRUE(torch::equal(batched[i].grad(), each[i].grad())) << "parameter " << i;
+  }
+}
+
 // Without gradients (as the objective asks for it) the L1 norm is one pass summing in double.
 TEST(Objective, L1NormWithoutGradientsIsTheDoubleSum) {
   torch::manual_seed(12);
@@ -185,6 +211,27 @@ TEST(Trainer, SmallPerExampleBatchesTrainInTwoSlices) {
   torch::set_num_threads(1);
   EXPECT_EQ(plan(NormKind::kLayer, 8, 0.0), std::make_pair(1, 1));
   torch::set_num_threads(2);
+}
+
+// CUDA graphs are for CUDA runs: a CPU run says why it has none, and refuses to run when they
+// were asked for outright.
+TEST(Trainer, CpuRunsHaveNoCudaGraphsAndRefuseThemWhenAskedFor) {
+  TrainConfig config;
+  torch::manual_seed(0);
+  NormNet model(model_options(config));
+  EXPECT_EQ(Trainer(model, config).cuda_graphs(), "off: training runs on the CPU");
+  config.cuda_graphs = CudaGraphs::kOff;
+  EXPECT_EQ(Trainer(model, config).cuda_graphs(), "off: --cuda-graphs off");
+  config.cuda_graphs = CudaGraphs::kOn;
+  try {
+    const Trainer trainer(model, config);
+    ADD_FAILURE() << "a CPU trainer took --cuda-graphs on";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kRuntime);
+    EXPECT_NE(std::string(error.what()).find("--cuda-graphs on: training runs on the CPU"),
+              std::string::npos)
+        << error.what();
+  }
 }
 
 // The committed subset's first `count` training images.

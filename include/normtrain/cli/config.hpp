@@ -32,6 +32,11 @@ enum class NormKind {
 // otherwise).
 enum class ExistingRunPolicy { kRefuse, kOverwrite, kContinue };
 
+// Whether a CUDA run's training steps replay a captured CUDA graph instead of launching each
+// operator: on CUDA whenever the run allows it (auto), always (on: refuse a run that does not
+// allow it) or never (off). Replays run the same kernels on the same memory as eager steps.
+enum class CudaGraphs { kAuto, kOn, kOff };
+
 // Flag spelling of a norm ("bn", "ln", "gn", "in", "none", "brn", "frn", "rms") and back.
 std::string to_flag(NormKind norm);
 std::optional<NormKind> norm_from_flag(const std::string& flag);
@@ -43,6 +48,9 @@ bool has_fused_kernels(NormKind norm);
 // Whether `norm` keeps running statistics for the test pass (bn, brn): what --precise-bn
 // recomputes.
 bool has_running_statistics(NormKind norm);
+
+// Flag spelling of a --cuda-graphs mode ("auto", "on", "off").
+std::string to_flag(CudaGraphs mode);
 
 // Batch renormalization's corrections r = clip(sigma_B / sigma, 1 / r_max, r_max) and
 // d = clip((mu_B - mu) / sigma, -d_max, d_max), their limits raised linearly from 1 and 0 over
@@ -135,9 +143,16 @@ struct RunEnvironment {
   int landscape_every = 0;
   // The probes' step sizes, as multiples of the step's learning rate.
   std::vector<double> landscape_steps = kDefaultLandscapeSteps;
+  // Capture the CUDA training step once and replay it (cuda_graph.hpp); CPU runs ignore auto.
+  CudaGraphs cuda_graphs = CudaGraphs::kAuto;
   // No summary, no per-epoch lines, no progress bar.
   bool quiet = false;
 };
+
+// Why a training step of `spec` cannot be replayed from a captured CUDA graph, or nothing
+// when it can. A graph replays its kernels with the arguments they were captured with, so the
+// step may keep no state on the host that changes from step to step.
+std::optional<std::string> why_steps_cannot_be_captured(const RunSpec& spec);
 
 // A fresh training command: the run's spec, the environment it runs in, and what the command
 // does besides training.
@@ -163,6 +178,7 @@ struct ResumeRequest {
   std::optional<std::int64_t> precise_bn;
   std::optional<int> landscape_every;
   std::optional<std::vector<double>> landscape_steps;
+  std::optional<CudaGraphs> cuda_graphs;
   bool quiet = false;
   bool download = true;
   std::string mirror;

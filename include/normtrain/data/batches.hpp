@@ -23,6 +23,9 @@ class EpochBatches {
 
   std::int64_t size() const { return (data_.size() + batch_size_ - 1) / batch_size_; }
   Batch operator[](std::int64_t index) const;
+  // What batch `index` is drawn from: its example indices and their angles (degrees).
+  torch::Tensor picked(std::int64_t index) const;
+  torch::Tensor angles(std::int64_t index) const;
 
   // The epoch's permutation of example indices and the angle (degrees) given to each position.
   const torch::Tensor& order() const { return order_; }
@@ -34,6 +37,11 @@ class EpochBatches {
   torch::Tensor order_;
   torch::Tensor angles_;
 };
+
+// The batch of examples `picked` of `data`, each rotated by its angle in `angles` (degrees),
+// normalized.
+Batch drawn_batch(const TensorDataset& data, const torch::Tensor& picked,
+                  const torch::Tensor& angles);
 
 // Examples [start, start + count) in file order, normalized but not augmented (for evaluation).
 Batch plain_batch(const TensorDataset& data, std::int64_t start, std::int64_t count);

@@ -23,6 +23,8 @@ struct RunRecord {
   // Slices of a batch a training step computes at once, each on train_threads threads: 2 for
   // small batches of models without batch statistics (thread_plan.hpp), else 1.
   int train_slices = 1;
+  // "on" when CUDA training steps replay a captured graph, else "off: " and why (trainer.hpp).
+  std::string cuda_graphs;
   std::int64_t parameters = 0;
   std::int64_t train_examples = 0;
   std::int64_t test_examples = 0;
@@ -62,6 +64,9 @@ class RunRecorder : public TrainingObserver {
 
   void on_epoch_end(const EpochMetrics& epoch, const std::vector<StepMetrics>& steps) override;
   void finish(const std::string& status);
+  // Whether training steps replay CUDA graphs, as it stands now (a failed capture turns them
+  // off); written with the next update.
+  void set_cuda_graphs(const std::string& cuda_graphs) { record_.cuda_graphs = cuda_graphs; }
   // Marks the run "diverged" at `step` of `epoch`, for `reason`.
   void finish_diverged(int epoch, std::int64_t step, const std::string& reason);
   const RunRecord& record() const { return record_; }

@@ -28,6 +28,14 @@ class DivergenceWatch {
 
   // Records the next step: its loss (a value without graph), the state just updated.
   void record(const torch::Tensor& loss);
+  // The same with the step's check already computed by check_value (inside a captured CUDA
+  // graph, say); only when the watch does not check directly.
+  void record(const torch::Tensor& loss, const torch::Tensor& check);
+
+  // A step's queued check: the loss plus the sum of every state value, not finite exactly when
+  // one of them is not (or when the sum overflows, which is divergence too). Launches work only,
+  // reads nothing.
+  torch::Tensor check_value(const torch::Tensor& loss) const;
 
   // The first diverged step, once known. Reads the pending checks when they are due, or when
   // `last` says no step follows.

@@ -17,6 +17,9 @@
 
 namespace normtrain {
 
+class DivergenceWatch;
+class EpochBatches;
+class GraphedStep;
 class SlicedGradients;
 
 // A model's performance on a data set, with its per-example predictions (on the CPU) for the
@@ -64,6 +67,11 @@ struct Divergence {
 // device, so that a diverged run stops soon without a host sync per step.
 inline constexpr std::int64_t kDeviceDivergenceCheckEvery = 50;
 
+// Eager training steps a run takes on a CUDA device before it captures one as a graph: the
+// first creates the momentum buffers and gradients the graph then updates in place, and both
+// let cuDNN and the allocator settle outside the capture.
+inline constexpr std::int64_t kEagerStepsBeforeCapture = 2;
+
 struct EpochResult {
   EpochMetrics metrics;
   std::vector<StepMetrics> steps;
@@ -107,8 +115,16 @@ class Trainer {
   // Into how many concurrent slices, each on its own thread, a CPU training step cuts its batch
   // (training_slice_count): 2 for small batches of models that allow it, else 1.
   int step_slices() const { return step_slices_; }
+  // "on" when CUDA training steps replay a captured graph (GraphedStep), else "off: " and why.
+  const std::string& cuda_graphs() const { return cuda_graphs_; }
 
  private:
+  // Steps batch `index` by replaying the graphed step; its figures [loss, nll, correct, the
+  // divergence check], or nothing when the step could not be captured under --cuda-graphs
+  // auto (graphs are then off for the rest of the run).
+  torch::Tensor graphed_step(const EpochBatches& batches, std::int64_t index,
+                             const TensorDataset& train, const DivergenceWatch& watch);
+
   NormNet model_;
   TrainConfig config_;
   std::vector<torch::Tensor> parameters_;
@@ -118,6 +134,9 @@ class Trainer {
   int step_slices_;
   int step_threads_;
   std::unique_ptr<SlicedGradients> sliced_;  // when step_slices_ is 2
+  std::unique_ptr<GraphedStep> graphed_;     // when CUDA steps replay a graph
+  std::string cuda_graphs_;
+  std::int64_t steps_taken_ = 0;  // by this trainer, for kEagerStepsBeforeCapture
 };
 
 }  // namespace normtrain
