@@ -693,9 +693,9 @@ run_variant() {
   wall=$(last_secs)
   peak=$(max_of "$work/memory-$name.txt")
   # What run.json says of its CUDA graphs ("on", or "off: why"): the top-level key (two spaces
-  # in), not the configuration's.
+  # in), not the configuration's. Empty fields are written as "-": read splits on runs of tabs.
   graphs_used=$(sed -n 's/^  "cuda_graphs": "\(.*\)",\{0,1\}$/\1/p' "$work/runs/$name/run.json" 2>/dev/null | head -n1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*" "$status" "$wall" "${base:-}" "${peak:-}" "${graphs_used:--}" >>"$work/variants.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*" "$status" "$wall" "${base:--}" "${peak:--}" "${graphs_used:--}" >>"$work/variants.tsv"
   variants_section
 }
 variants_section() {
@@ -716,7 +716,7 @@ variants_section() {
       read -r n train test first median final best <<<"$stats"
       extra=$(awk -v w="$wall" -v a="$train" -v b="$test" 'BEGIN { if (a == "-") print "-"; else printf "%.1f", w - a - b }')
       memory=-
-      [ -n "$peak" ] && [ "$peak" != 0 ] && [ -n "$base" ] && memory="$peak ($((peak - base)))"
+      [[ $peak =~ ^[0-9]+$ && $base =~ ^[0-9]+$ && $peak != 0 ]] && memory="$peak ($((peak - base)))"
       echo "| $name | \`$flags\` | $graphs_used | $status | $n | $wall | $train | $test | $extra | $first | $median | $final | $best | $memory |"
     done <"$work/variants.tsv"
     echo
@@ -1043,7 +1043,9 @@ else
   resume_epochs=3
   # Builds from before --cuda-graphs existed run eagerly only.
   graphs=0
-  "$normtrain" --help 2>/dev/null | grep -q -- '--cuda-graphs' && graphs=1
+  # (The help read whole first: grep -q would close the pipe early, and pipefail see SIGPIPE.)
+  help_text=$("$normtrain" --help 2>/dev/null)
+  grep -q -- '--cuda-graphs' <<<"$help_text" && graphs=1
   graph_flag=()
 
   [ "$data" = "$root/data/mnist-tiny" ] || run_step verify-data 30 5 "$normtrain" --verify-data --data-dir "$data"
