@@ -1005,7 +1005,7 @@ has_target normtrain_cuda_tests && targets+=(normtrain_cuda_tests)
 want=$(($(left) - 150))
 ((want > 240)) || want=240
 if ! run_step build "$want" 30 cmake --build "$cmake_dir" --parallel "$jobs" --target "${targets[@]}" &&
-  [ "$cuda_graphs_build" = ON ] && grep -q 'cuda_graph\.cpp' "$logs/build.log"; then
+  [ "$cuda_graphs_build" = ON ] && grep -q '^FAILED: .*cuda_graph\.cpp' "$logs/build.log"; then
   # The CUDA graphs alone did not compile against this LibTorch: the rest without them.
   annotate "src/train/cuda_graph.cpp failed; next: a build without CUDA graphs"
   cuda_graphs_build=OFF
