@@ -25,6 +25,10 @@
 #                      CMake files; else the system's)
 #   --no-system-deps   ignore this machine's zlib, OpenSSL and libcurl development packages and
 #                      use the bundle's headers with the runtime libraries (tries that path here)
+#   --only LIST        after the build, only these steps (comma-separated): cuda-tests, variants,
+#                      eager, nodiag (the variants with --diagnostics-every 0), resume, eval,
+#                      unit; for a second call that finishes what a first one left. Default:
+#                      all but nodiag
 # Functions run through run_fn and traps look unreachable to shellcheck.
 # shellcheck disable=SC2317
 set -uo pipefail
@@ -48,6 +52,7 @@ torch_prefix=
 python=python3
 jobs=$(nproc)
 system_deps=ON
+only=
 while [ $# -gt 0 ]; do
   case $1 in
     --bundle) bundle=$(absolute "$2"); shift 2 ;;
@@ -59,6 +64,7 @@ while [ $# -gt 0 ]; do
     --python) python=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --no-system-deps) system_deps=OFF; shift ;;
+    --only) only=",$2,"; shift 2 ;;
     -h | --help) sed -n "2,/^# Functions run/p" "$0" | sed "\$d; s/^# \{0,1\}//"; exit 0 ;;
     *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -122,6 +128,7 @@ annotate() {
   write_report
 }
 last_status() { echo "${step_status[${#step_status[@]} - 1]}"; }
+last_name() { echo "${step_names[${#step_names[@]} - 1]}"; }
 last_secs() { echo "${step_secs[${#step_secs[@]} - 1]}"; }
 # run_step NAME WANT MIN COMMAND...: COMMAND with at most WANT seconds (less when the budget is
 # short), its output in logs/NAME.log; skipped when fewer than MIN seconds are left. Returns
@@ -155,6 +162,8 @@ run_fn() {
   return "$rc"
 }
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+# wants STEP: whether --only (or the default set) includes STEP.
+wants() { if [ -n "$only" ]; then [[ $only == *",$1,"* ]]; else [ "$1" != nodiag ]; fi; }
 
 # ---- background processes this script started (the GPU memory sampler, a run to interrupt) --
 sampler_pid=
@@ -648,7 +657,8 @@ configure_args() {
 # has_target NAME: whether the configured build defines the target.
 has_target() {
   if [ -f "$cmake_dir/build.ninja" ]; then
-    ninja -C "$cmake_dir" -t targets all 2>/dev/null | grep -q "^$1: "
+    # Not grep -q: it would close the pipe early, and pipefail take ninja's SIGPIPE for "no".
+    ninja -C "$cmake_dir" -t targets all 2>/dev/null | grep "^$1: " >/dev/null
   else
     grep -q "^$1:" "$cmake_dir/Makefile" 2>/dev/null
   fi
@@ -890,7 +900,7 @@ eval_predict() {
 
 # ---- the rest of the test suite ---------------------------------------------------------------
 unit_tests() {
-  local binary name summary
+  local binary name summary crashed log
   if ! run_step build-unit-tests 300 60 cmake --build "$cmake_dir" --parallel "$jobs" \
     --target normtrain_base_tests normtrain_core_tests; then
     return 0
@@ -901,9 +911,25 @@ unit_tests() {
     # From the binary's folder, as ctest runs it.
     cd "$(dirname "$binary")" || continue
     run_step "$name" 240 30 "$binary"
-    cd "$root" || exit 2
     summary=$(grep -E '^\[  (PASSED|FAILED) +\] [0-9]+ tests?' "$logs/$name.log" | paste -sd ' ' -)
     annotate "${summary:-no summary}"
+    # A test that crashes takes the rest with it: name it, take a backtrace where gdb is, and
+    # run the others without it (up to three such tests).
+    crashed=()
+    for _ in 1 2 3; do
+      if [ "$(last_status)" != FAIL ] || [ -n "$summary" ]; then break; fi
+      crashed+=("$(grep -E '^\[ RUN +\]' "$logs/$(last_name).log" | tail -n1 | awk '{print $NF}')")
+      [ -n "${crashed[-1]}" ] || break
+      annotate "crashed in ${crashed[-1]}"
+      if command -v gdb >/dev/null; then
+        timeout 120 gdb -batch -ex run -ex bt --args "$binary" "--gtest_filter=${crashed[-1]}" \
+          >"$logs/$name-${crashed[-1]}-gdb.log" 2>&1
+      fi
+      run_step "$name-without-${#crashed[@]}" 240 30 "$binary" "--gtest_filter=-$(IFS=:; echo "${crashed[*]}")"
+      summary=$(grep -E '^\[  (PASSED|FAILED) +\] [0-9]+ tests?' "$logs/$(last_name).log" | paste -sd ' ' -)
+      annotate "${summary:-no summary}"
+    done
+    cd "$root" || exit 2
   done
   {
     echo "## Unit tests"
@@ -912,7 +938,12 @@ unit_tests() {
     echo
     echo '```'
     for name in normtrain_base_tests normtrain_core_tests; do
-      grep -hE '^\[  (PASSED|FAILED|SKIPPED) +\]' "$logs/$name.log" 2>/dev/null | sed "s/^/$name: /"
+      grep -hE '^\[  (PASSED|FAILED|SKIPPED) +\]' "$logs/$name"*.log 2>/dev/null | sed "s/^/$name: /"
+      for log in "$logs/$name"-*-gdb.log; do
+        [ -f "$log" ] || continue
+        echo "backtrace ($(basename "$log" .log)):"
+        grep -E '^#[0-9]+ ' "$log" | head -n 25 | cut -c1-240
+      done
     done
     echo '```'
   } | section 70-unit
@@ -1062,7 +1093,9 @@ else
   fi
 
   # The CUDA tests (they skip, saying why, without a GPU: a failure in GPU mode).
-  if [ -n "$cuda_tests" ]; then
+  if ! wants cuda-tests; then
+    :
+  elif [ -n "$cuda_tests" ]; then
     # shellcheck disable=SC2016 # $1 is for the inner shell
     run_step cuda-tests 240 30 bash -c 'cd "$1" && exec ctest -L cuda -V --no-tests=error --timeout 200' _ "$cmake_dir"
     if grep -q '\[  SKIPPED \]' "$logs/cuda-tests.log"; then
@@ -1086,12 +1119,21 @@ else
 
   # The three variants as users run them (--cuda-graphs auto: graphed steps where the build
   # and the run allow them; run.json says), then eagerly (--cuda-graphs off) as NAME-eager.
-  for spec in "${variants[@]}"; do
-    read -ra flags <<<"${spec#*|}"
-    run_variant "${spec%%|*}" "${flags[@]}"
-  done
+  if wants variants; then
+    for spec in "${variants[@]}"; do
+      read -ra flags <<<"${spec#*|}"
+      run_variant "${spec%%|*}" "${flags[@]}"
+    done
+  fi
   save_files
-  if ((graphs)); then
+  if wants nodiag; then
+    # Without the per-layer diagnostics, whose steps (every 20th by default) run eagerly.
+    for spec in "${variants[@]}"; do
+      read -ra flags <<<"${spec#*|}"
+      run_variant "${spec%%|*}-nodiag" "${flags[@]}" --diagnostics-every 0
+    done
+  fi
+  if ((graphs)) && wants eager; then
     graph_flag=(--cuda-graphs off)
     for spec in "${variants[@]}"; do
       read -ra flags <<<"${spec#*|}"
@@ -1100,9 +1142,9 @@ else
     graph_flag=()
   fi
   save_files
-  resume_check
-  eval_predict
-  unit_tests
+  wants resume && resume_check
+  wants eval && eval_predict
+  wants unit && unit_tests
 fi
 
 save_files
