@@ -705,12 +705,12 @@ run_variant() {
   # What run.json says of its CUDA graphs ("on", or "off: why"): the top-level key (two spaces
   # in), not the configuration's. Empty fields are written as "-": read splits on runs of tabs.
   graphs_used=$(sed -n 's/^  "cuda_graphs": "\(.*\)",\{0,1\}$/\1/p' "$work/runs/$name/run.json" 2>/dev/null | head -n1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*" "$status" "$wall" "${base:--}" "${peak:--}" "${graphs_used:--}" >>"$work/variants.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*${graph_flag[*]:+ ${graph_flag[*]}}" "$status" "$wall" "${base:--}" "${peak:--}" "${graphs_used:--}" >>"$work/variants.tsv"
   variants_section
 }
 variants_section() {
   local name flags status wall base peak graphs_used stats n train test first median final best extra memory
-  local shown=("${common[@]/#$data/DATA}" "${run_limits[@]}" "${graph_flag[@]}")
+  local shown=("${common[@]/#$data/DATA}" "${run_limits[@]}")
   {
     echo "## The three variants ($( ((rehearse)) && echo "rehearsal: CPU, short" || echo "20 epochs, full MNIST, CUDA"))"
     echo
@@ -812,9 +812,12 @@ resume_compare() { # resume_compare WHOLE RESUMED EPOCHS
     verdict="FAIL: the resumed run has $n of $3 epochs or is not completed"
   elif [ "$identical" = yes ]; then
     verdict="identical"; ok=1
+  # Losses within 5% or within 0.01: a trained model's test loss of 0.05 moves by more than 5%
+  # when one run's cuDNN sums in another order (the first H200 run: 0.005, 6%).
   elif ((!rehearse)) && awk -v a="$d_train_acc" -v b="$d_test_acc" -v r="$rel" \
-    'BEGIN { exit !(a <= 0.5 && b <= 0.5 && r <= 0.05) }'; then
-    verdict="within tolerance, not identical (accuracies within 0.5 points, losses within 5%)"; ok=1
+    -v tl="$d_train_loss" -v vl="$d_test_loss" \
+    'BEGIN { exit !(a <= 0.5 && b <= 0.5 && (r <= 0.05 || (tl <= 0.01 && vl <= 0.01))) }'; then
+    verdict="within tolerance, not identical (accuracies within 0.5 points, losses within 5% or 0.01)"; ok=1
   else
     verdict="FAIL: differs"
   fi
