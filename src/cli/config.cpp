@@ -222,6 +222,13 @@ std::string to_flag(CudaGraphs mode) {
   return "?";
 }
 
+std::optional<CudaGraphs> cuda_graphs_from_flag(const std::string& flag) {
+  for (CudaGraphs mode : {CudaGraphs::kAuto, CudaGraphs::kOn, CudaGraphs::kOff}) {
+    if (to_flag(mode) == flag) return mode;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> why_steps_cannot_be_captured(const RunSpec& spec) {
   if (spec.schedule.kind == SchedulerKind::kOneCycle) {
     return "--scheduler onecycle changes the learning rate every step, and a captured step "

@@ -103,9 +103,8 @@ TrainConfig config_from_json_text(const std::string& text, const std::string& so
     c.precise_bn = json.value("precise_bn", c.precise_bn);
     c.landscape_every = json.value("landscape_every", c.landscape_every);
     c.landscape_steps = json.value("landscape_steps", c.landscape_steps);
-    const std::string graphs = json.value("cuda_graphs", to_flag(c.cuda_graphs));
-    for (const CudaGraphs mode : {CudaGraphs::kAuto, CudaGraphs::kOn, CudaGraphs::kOff}) {
-      if (to_flag(mode) == graphs) c.cuda_graphs = mode;
+    if (const auto graphs = cuda_graphs_from_flag(json.value("cuda_graphs", std::string()))) {
+      c.cuda_graphs = *graphs;
     }
     c.out_dir = json.value("out", c.out_dir);
     return c;

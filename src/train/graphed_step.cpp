@@ -13,10 +13,9 @@ torch::Tensor GraphedStep::run(const torch::Tensor& picked, const torch::Tensor&
   picked_.copy_(picked);
   angles_.copy_(angles);
   if (graph_.empty() || captured_lr_ != lr) {
-    // The old graph's outputs go first, so that its memory pool can go with it.
+    // The old graph's outputs go first, so that its memory pool can go when capture() drops
+    // the graph; a failed capture leaves the graph empty, captured again next time.
     figures_ = torch::Tensor();
-    graph_ = CudaGraph();
-    captured_lr_.reset();
     try {
       graph_.capture([&] { figures_ = body(picked_, angles_); });
     } catch (...) {

@@ -80,9 +80,10 @@ std::optional<std::string> why_no_cuda_graphs(const TrainConfig& config, bool on
   return std::nullopt;
 }
 
-// The first line of a LibTorch error, whose later lines are its C++ stack.
-std::string first_line(const std::string& text) {
-  return text.substr(0, text.find('\n'));
+// An exception's message, for LibTorch's errors without the C++ backtrace they carry.
+std::string message_of(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  return torch_error != nullptr ? torch_error->what_without_backtrace() : error.what();
 }
 
 }  // namespace
@@ -216,7 +217,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     // Observed steps, partial batches and the first steps of a run stay eager.
     const torch::Tensor figures = graphed_ && !diagnose && !probe &&
                                           steps_taken_ >= kEagerStepsBeforeCapture &&
-                                          batches.picked(i).size(0) == config_.batch_size
+                                          (i + 1) * config_.batch_size <= train.size()
                                       ? graphed_step(batches, i, train, watch)
                                       : torch::Tensor();
     ++steps_taken_;
@@ -363,12 +364,12 @@ torch::Tensor Trainer::graphed_step(const EpochBatches& batches, std::int64_t in
       throw RuntimeError(
           fmt::format("--cuda-graphs on: the training step could not be captured "
                       "as a CUDA graph ({}); use --cuda-graphs off",
-                      first_line(error.what())));
+                      message_of(error)));
     }
     spdlog::warn(
         "the training step could not be captured as a CUDA graph ({}); training on without "
         "graphs (--cuda-graphs off skips the attempt)",
-        first_line(error.what()));
+        message_of(error));
     graphed_.reset();
     cuda_graphs_ = "off: the step could not be captured";
     return torch::Tensor();

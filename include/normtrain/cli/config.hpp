@@ -49,8 +49,9 @@ bool has_fused_kernels(NormKind norm);
 // recomputes.
 bool has_running_statistics(NormKind norm);
 
-// Flag spelling of a --cuda-graphs mode ("auto", "on", "off").
+// Flag spelling of a --cuda-graphs mode ("auto", "on", "off") and back.
 std::string to_flag(CudaGraphs mode);
+std::optional<CudaGraphs> cuda_graphs_from_flag(const std::string& flag);
 
 // Batch renormalization's corrections r = clip(sigma_B / sigma, 1 / r_max, r_max) and
 // d = clip((mu_B - mu) / sigma, -d_max, d_max), their limits raised linearly from 1 and 0 over
