@@ -33,7 +33,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
-from torchvision import datasets, transforms
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -165,6 +164,10 @@ def parse_args(argv):
 
 
 def main(argv=None):
+    # Imported here: the network and constants above serve scripts on machines without
+    # torchvision (expert_train.py, gpu_probe.py).
+    from torchvision import datasets, transforms
+
     args = parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)

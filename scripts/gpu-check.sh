@@ -25,10 +25,11 @@
 #                      CMake files; else the system's)
 #   --no-system-deps   ignore this machine's zlib, OpenSSL and libcurl development packages and
 #                      use the bundle's headers with the runtime libraries (tries that path here)
-#   --only LIST        after the build, only these steps (comma-separated): cuda-tests, variants,
-#                      eager, nodiag (the variants with --diagnostics-every 0), resume, eval,
-#                      unit; for a second call that finishes what a first one left. Default:
-#                      all but nodiag
+#   --only LIST        after the build, only these steps (comma-separated): cuda-tests, probe
+#                      (bench/gpu_probe.py: PyTorch settings against a graphed step's time),
+#                      variants, eager, nodiag (the variants with --diagnostics-every 0), resume,
+#                      eval, unit; for a second call that finishes what a first one left.
+#                      Default: all but nodiag
 # Functions run through run_fn and traps look unreachable to shellcheck.
 # shellcheck disable=SC2317
 set -uo pipefail
@@ -690,13 +691,14 @@ variants=("bn-l1-0.01|--norm bn --l1 0.01" "ln|--norm ln" "gn-8|--norm gn --grou
 # run_variant NAME FLAGS...: one training run into runs/NAME, timed end to end, with the most
 # GPU memory in use meanwhile.
 run_variant() {
-  local name=$1 base peak wall status graphs_used
+  local name=$1 base peak wall status graphs_used t_run
   shift
   rm -rf "$work/runs/$name"
   mkdir -p "$work/runs"
   base=$(gpu_memory_used)
   start_sampler "$work/memory-$name.txt"
-  run_step "run-$name" 150 20 "$normtrain" "$@" "${common[@]}" "${run_limits[@]}" "${graph_flag[@]}" \
+  t_run=$(now)
+  run_step "run-$name" 150 20 "${stamped[@]}" "$normtrain" "$@" "${common[@]}" "${run_limits[@]}" "${graph_flag[@]}" \
     --out "$work/runs/$name"
   stop_sampler
   status=$(last_status)
@@ -706,7 +708,37 @@ run_variant() {
   # in), not the configuration's. Empty fields are written as "-": read splits on runs of tabs.
   graphs_used=$(sed -n 's/^  "cuda_graphs": "\(.*\)",\{0,1\}$/\1/p' "$work/runs/$name/run.json" 2>/dev/null | head -n1)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$*${graph_flag[*]:+ ${graph_flag[*]}}" "$status" "$wall" "${base:--}" "${peak:--}" "${graphs_used:--}" >>"$work/variants.tsv"
+  timeline "$logs/run-$name.log" "$t_run" "$wall" >"$work/timeline-$name.txt"
   variants_section
+}
+# COMMAND... run by "${stamped[@]}" COMMAND...: its output, each line after the time it came
+# (seconds since the epoch); its exit status kept.
+# shellcheck disable=SC2016 # for the inner shell
+stamped=(bash -c 'set -o pipefail; "$@" 2>&1 | while IFS= read -r line; do printf "%s %s\n" "$EPOCHREALTIME" "$line"; done' stamped)
+# timeline LOG START WALL: the run's log lines (stamped) as seconds since its start (START,
+# seconds since the epoch), then its exit: where the time outside the epochs goes.
+timeline() {
+  [ -f "$1" ] || return 0
+  awk -v t0="$2" '$1 ~ /^[0-9]+[.][0-9]+$/ && $2 ~ /^\[[0-9:]+\]$/ {
+      t = $1; sub(/^[^ ]+ /, ""); printf "%7.3f s  %s\n", t - t0, substr($0, 1, 150) }' "$1"
+  printf '%7.1f s  (exit)\n' "$3"
+}
+timelines_section() {
+  local name
+  echo "### Timelines"
+  echo
+  echo "Each run's log lines, in seconds since the process started (the epochs themselves are in"
+  echo "the table above):"
+  echo
+  while IFS=$'\t' read -r name _; do
+    [ -s "$work/timeline-$name.txt" ] || continue
+    echo "$name:"
+    echo
+    echo '```'
+    cat "$work/timeline-$name.txt"
+    echo '```'
+    echo
+  done <"$work/variants.tsv"
 }
 variants_section() {
   local name flags status wall base peak graphs_used stats n train test first median final best extra memory
@@ -731,6 +763,8 @@ variants_section() {
     done <"$work/variants.tsv"
     echo
     epochs_table
+    echo
+    timelines_section
   } | section 30-variants
 }
 # Per-epoch train / test seconds of every variant, side by side.
@@ -1118,6 +1152,19 @@ else
     } | section 20-cuda-tests
   else
     record cuda-tests FAIL 0 "normtrain_cuda_tests was not built"
+  fi
+
+  # Where a graphed step's GPU time goes, and which PyTorch settings change it, on PyTorch's
+  # side: what to try in normtrain next.
+  if wants probe && ((!rehearse)); then
+    run_step probe 150 30 "$python" "$root/bench/gpu_probe.py"
+    {
+      echo "## A graphed step in PyTorch (bench/gpu_probe.py)"
+      echo
+      echo '```'
+      grep -E '^(gpu_probe|PROBE|KERNELS|  )' "$logs/probe.log"
+      echo '```'
+    } | section 25-probe
   fi
 
   # The three variants as users run them (--cuda-graphs auto: graphed steps where the build

@@ -30,6 +30,21 @@ torch::Device resolve_device(const std::string& spec) {
   return device.has_index() ? device : torch::Device(torch::kCUDA, 0);
 }
 
+std::future<void> start_device(const torch::Device& device) {
+  if (!device.is_cuda()) {
+    std::promise<void> ready;
+    ready.set_value();
+    return ready.get_future();
+  }
+  return std::async(std::launch::async, [device] {
+    const torch::NoGradGuard no_grad;
+    // A convolution loads cuDNN and makes its handle, as the first training step would; .cpu()
+    // waits for the device.
+    const torch::Tensor image = torch::zeros({1, 1, 3, 3}, torch::TensorOptions(device));
+    torch::conv2d(image, image).cpu();
+  });
+}
+
 int apply_thread_count(int requested) {
   const int threads = requested > 0
                           ? requested

@@ -1,7 +1,5 @@
 #include "normtrain/train/layer_diagnostics.hpp"
 
-#include <optional>
-
 namespace normtrain {
 namespace {
 
@@ -37,19 +35,13 @@ std::vector<torch::Tensor> block_conv_weights(NormNet& model) {
   return weights;
 }
 
-std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
-                                                const std::vector<NormSiteActivations>& taps,
-                                                const std::vector<torch::Tensor>& weights_before,
-                                                std::int64_t step, int epoch) {
+torch::Tensor layer_diagnostics_values(NormNet& model, const std::vector<NormSiteActivations>& taps,
+                                       const std::vector<torch::Tensor>& weights_before) {
   const torch::NoGradGuard no_grad;
   const std::vector<NormSite>& sites = model->norm_sites();
   TORCH_CHECK(taps.size() == sites.size() && weights_before.size() == sites.size(),
               "layer_diagnostics: one tap and one weight per norm site");
-  // Per site: in (3), out (2), weight, gradient and update norms, gamma and beta means.
-  constexpr int kValues = 10;
   std::vector<torch::Tensor> values;
-  std::vector<bool> has_gamma;
-  std::vector<bool> has_beta;
   for (std::size_t i = 0; i < sites.size(); ++i) {
     const torch::Tensor weight = convolution_weight(model, sites[i]);
     const torch::Tensor& before = weights_before[i];
@@ -57,8 +49,6 @@ std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
         weight.grad().defined() ? weight.grad() : torch::zeros_like(weight);
     const torch::Tensor gamma = norm_parameter(model, sites[i], "weight");
     const torch::Tensor beta = norm_parameter(model, sites[i], "bias");
-    has_gamma.push_back(gamma.defined());
-    has_beta.push_back(beta.defined());
     const torch::Tensor nothing = torch::zeros({1}, before.options().dtype(torch::kFloat64));
     values.push_back(activation_statistics(taps[i].input));
     values.push_back(activation_statistics(taps[i].output).slice(0, 0, 2));
@@ -68,7 +58,17 @@ std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
     values.push_back(gamma.defined() ? gamma.to(torch::kFloat64).mean().reshape({1}) : nothing);
     values.push_back(beta.defined() ? beta.to(torch::kFloat64).mean().reshape({1}) : nothing);
   }
-  const torch::Tensor all = torch::cat(values).to(torch::kCPU).contiguous();
+  return torch::cat(values);
+}
+
+std::vector<LayerDiagnostics> layer_diagnostics_rows(NormNet& model, const torch::Tensor& values,
+                                                     std::int64_t step, int epoch) {
+  const std::vector<NormSite>& sites = model->norm_sites();
+  // Per site: in (3), out (2), weight, gradient and update norms, gamma and beta means.
+  constexpr std::int64_t kValues = 10;
+  TORCH_CHECK(values.numel() == kValues * static_cast<std::int64_t>(sites.size()),
+              "layer_diagnostics_rows: ", kValues, " values per norm site expected");
+  const torch::Tensor all = values.to(torch::kCPU, torch::kFloat64).contiguous();
   const double* v = all.data_ptr<double>();
   std::vector<LayerDiagnostics> rows;
   for (std::size_t i = 0; i < sites.size(); ++i, v += kValues) {
@@ -85,11 +85,19 @@ std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
     row.weight_norm = v[5];
     row.grad_norm = v[6];
     row.update_ratio = v[5] > 0.0 ? v[7] / v[5] : 0.0;
-    if (has_gamma[i]) row.gamma_mean = v[8];
-    if (has_beta[i]) row.beta_mean = v[9];
+    if (norm_parameter(model, sites[i], "weight").defined()) row.gamma_mean = v[8];
+    if (norm_parameter(model, sites[i], "bias").defined()) row.beta_mean = v[9];
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
+                                                const std::vector<NormSiteActivations>& taps,
+                                                const std::vector<torch::Tensor>& weights_before,
+                                                std::int64_t step, int epoch) {
+  return layer_diagnostics_rows(model, layer_diagnostics_values(model, taps, weights_before), step,
+                                epoch);
 }
 
 }  // namespace normtrain

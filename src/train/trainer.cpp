@@ -155,6 +155,8 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
   }
   if (!no_graphs) {
     graphed_ = std::make_unique<GraphedStep>(config.batch_size, parameters_.front().device());
+    graphed_diagnosed_ =
+        std::make_unique<GraphedStep>(config.batch_size, parameters_.front().device());
   }
   cuda_graphs_ = no_graphs ? "off: " + *no_graphs : "on";
   // Before the first step, with the steps' threads and batch sizes: a wrong convolution must
@@ -191,7 +193,8 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> nlls;
   std::vector<torch::Tensor> correct;
   std::vector<std::int64_t> sizes;
-  std::vector<LayerDiagnostics> layers;
+  // The diagnostics steps' values, also read when the epoch ends: (step, values).
+  std::vector<std::pair<std::int64_t, torch::Tensor>> diagnosed;
   std::vector<LandscapeProbe> landscape;
   DivergenceWatch watch(state_, parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1);
   losses.reserve(batch_count);
@@ -214,19 +217,22 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     const bool diagnose = is_observed_step(step, config_.diagnostics_every);
     const bool probe = is_observed_step(step, config_.landscape_every);
     sgd_options.lr(schedule.lr_at(epoch, i));
-    // Observed steps, partial batches and the first steps of a run stay eager.
-    const torch::Tensor figures = graphed_ && !diagnose && !probe &&
-                                          steps_taken_ >= kEagerStepsBeforeCapture &&
+    // Landscape probes, partial batches and the first steps of a run stay eager.
+    const torch::Tensor figures = graphed_ && !probe && steps_taken_ >= kEagerStepsBeforeCapture &&
                                           (i + 1) * config_.batch_size <= train.size()
-                                      ? graphed_step(batches, i, train, watch)
+                                      ? graphed_step(batches, i, train, watch, diagnose)
                                       : torch::Tensor();
     ++steps_taken_;
     if (figures.defined()) {
-      losses.push_back(figures[0]);
-      nlls.push_back(figures[1]);
-      correct.push_back(figures[2]);
-      watch.record(figures[0], figures[3]);
+      // A diagnostics step's figures come in float64, before its values: back to float32,
+      // exactly, as the other steps' are.
+      const torch::Tensor head = diagnose ? figures.slice(0, 0, 4).to(torch::kFloat32) : figures;
+      losses.push_back(head[0]);
+      nlls.push_back(head[1]);
+      correct.push_back(head[2]);
+      watch.record(head[0], head[3]);
       sizes.push_back(config_.batch_size);
+      if (diagnose) diagnosed.emplace_back(step, figures.slice(0, 4));
     } else {
       const Batch batch = batches[i];
       std::optional<ForwardPassState> before_forward;
@@ -263,10 +269,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
           diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
       sgd_step(optimizer_);
       if (diagnose) {
-        std::vector<LayerDiagnostics> rows =
-            layer_diagnostics(model_, taps, weights_before, step, epoch);
-        layers.insert(layers.end(), std::make_move_iterator(rows.begin()),
-                      std::make_move_iterator(rows.end()));
+        diagnosed.emplace_back(step, layer_diagnostics_values(model_, taps, weights_before));
       }
 
       losses.push_back(loss);  // a value already, without a graph
@@ -291,7 +294,17 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   threads.reset();
 
   EpochResult result;
-  result.layers = std::move(layers);
+  if (!diagnosed.empty()) {
+    std::vector<torch::Tensor> values;
+    for (const auto& [step, step_values] : diagnosed) values.push_back(step_values);
+    const std::vector<torch::Tensor> read = torch::stack(values).to(torch::kCPU).unbind(/*dim=*/0);
+    for (std::size_t d = 0; d < diagnosed.size(); ++d) {
+      std::vector<LayerDiagnostics> rows =
+          layer_diagnostics_rows(model_, read[d], diagnosed[d].first, epoch);
+      result.layers.insert(result.layers.end(), std::make_move_iterator(rows.begin()),
+                           std::make_move_iterator(rows.end()));
+    }
+  }
   result.landscape = std::move(landscape);
   const auto loss_at = loss_values.accessor<double, 1>();
   const auto nll_at = nll_values.accessor<double, 1>();
@@ -340,25 +353,35 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
 }
 
 torch::Tensor Trainer::graphed_step(const EpochBatches& batches, std::int64_t index,
-                                    const TensorDataset& train, const DivergenceWatch& watch) {
+                                    const TensorDataset& train, const DivergenceWatch& watch,
+                                    bool diagnose) {
   // The same work as an eager step on a whole batch, gradients zeroed in place.
   const auto body = [&](const torch::Tensor& picked, const torch::Tensor& angles) {
     const Batch batch = drawn_batch(train, picked, angles);
     zero_gradients_in_place(parameters_);
-    const torch::Tensor log_probs = model_->forward(batch.inputs);
+    std::vector<NormSiteActivations> taps;
+    const torch::Tensor log_probs =
+        diagnose ? model_->forward(batch.inputs, taps) : model_->forward(batch.inputs);
     const ObjectiveTerms terms = objective_terms(log_probs, batch.targets, parameters_, config_.l1);
     terms.nll.backward();
     add_l1_subgradient(parameters_, config_.l1);
+    const std::vector<torch::Tensor> weights_before =
+        diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
     sgd_step(optimizer_);
     torch::NoGradGuard no_grad;
     const torch::Tensor correct =
         log_probs.detach().argmax(1).eq(batch.targets).sum().to(torch::kFloat);
-    return torch::stack({terms.total, terms.nll.detach(), correct, watch.check_value(terms.total)});
+    const torch::Tensor figures =
+        torch::stack({terms.total, terms.nll.detach(), correct, watch.check_value(terms.total)});
+    if (!diagnose) return figures;
+    return torch::cat(
+        {figures.to(torch::kFloat64), layer_diagnostics_values(model_, taps, weights_before)});
   };
   const double lr =
       static_cast<torch::optim::SGDOptions&>(optimizer_.param_groups().front().options()).lr();
   try {
-    return graphed_->run(batches.picked(index), batches.angles(index), lr, body);
+    GraphedStep& graphed = diagnose ? *graphed_diagnosed_ : *graphed_;
+    return graphed.run(batches.picked(index), batches.angles(index), lr, body);
   } catch (const std::exception& error) {
     if (config_.cuda_graphs == CudaGraphs::kOn) {
       throw RuntimeError(
@@ -371,6 +394,7 @@ torch::Tensor Trainer::graphed_step(const EpochBatches& batches, std::int64_t in
         "graphs (--cuda-graphs off skips the attempt)",
         message_of(error));
     graphed_.reset();
+    graphed_diagnosed_.reset();
     cuda_graphs_ = "off: the step could not be captured";
     return torch::Tensor();
   }

@@ -60,10 +60,12 @@ RunOutcome train(const TrainConfig& config, const std::optional<ResumePoint>& re
   const torch::Device device = resolve_device(config.device);
   const std::filesystem::path out_dir = resolved_out_dir(config);
 
+  std::future<void> device_started = start_device(device);
   prepare_data(config);
   const MnistSplit train_split =
       load_mnist_split(config.data_dir, Split::kTrain, config.limit_train);
   const MnistSplit test_split = load_mnist_split(config.data_dir, Split::kTest, config.limit_test);
+  device_started.get();
   const DatasetInfo& dataset = dataset_info(config.dataset);
   const TensorDataset train_data = to_tensor_dataset(train_split, device, dataset);
   const TensorDataset test_data = to_tensor_dataset(test_split, device, dataset);

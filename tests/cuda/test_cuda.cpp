@@ -290,10 +290,31 @@ TEST_F(Cuda, ResumingFromACheckpointEqualsAnUninterruptedRun) {
   expect_same_epochs(whole, resumed);
 }
 
+// The layers.csv rows of two runs' epochs agree to float rounding.
+void expect_same_diagnostics(const std::vector<LayerDiagnostics>& a,
+                             const std::vector<LayerDiagnostics>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t r = 0; r < a.size(); ++r) {
+    const std::string row = "step " + std::to_string(a[r].step) + " " + a[r].name;
+    EXPECT_EQ(a[r].step, b[r].step) << row;
+    EXPECT_EQ(a[r].name, b[r].name) << row;
+    expect_close(a[r].in_mean, b[r].in_mean, row + " in_mean");
+    expect_close(a[r].in_std, b[r].in_std, row + " in_std");
+    expect_close(a[r].in_zero_frac, b[r].in_zero_frac, row + " in_zero_frac");
+    expect_close(a[r].out_mean, b[r].out_mean, row + " out_mean");
+    expect_close(a[r].out_std, b[r].out_std, row + " out_std");
+    expect_close(a[r].weight_norm, b[r].weight_norm, row + " weight_norm");
+    expect_close(a[r].grad_norm, b[r].grad_norm, row + " grad_norm");
+    expect_close(a[r].update_ratio, b[r].update_ratio, row + " update_ratio");
+    expect_close(a[r].gamma_mean.value_or(-1.0), b[r].gamma_mean.value_or(-1.0), row + " gamma");
+    expect_close(a[r].beta_mean.value_or(-1.0), b[r].beta_mean.value_or(-1.0), row + " beta");
+  }
+}
+
 // Training steps replayed from captured CUDA graphs compute what eager steps compute: the same
-// kernels on the same memory. Two epochs at batch 64 mix replays with eager steps (the first
-// two, every 20th for the per-layer diagnostics, each epoch's partial last batch); the step
-// schedule changes the rate after epoch 1, which captures the step again.
+// kernels on the same memory. Two epochs of 32 steps at batch 64 mix replays with eager steps
+// (the first two); every 20th step is a diagnostics step, replayed from a graph of its own from
+// step 21 on; the step schedule changes the rate after epoch 1, which captures both again.
 TEST_F(Cuda, GraphedStepsEqualEagerSteps) {
   const DeterministicCudnn deterministic;
   const TensorDataset train = tiny_mnist_on(cuda(), Split::kTrain);
@@ -328,6 +349,9 @@ TEST_F(Cuda, GraphedStepsEqualEagerSteps) {
       const EpochResult& graphed = runs[1][e].result;
       EXPECT_NEAR(eager.metrics.train_acc, graphed.metrics.train_acc, 0.06) << "epoch " << e + 1;
       EXPECT_GT(graphed.metrics.test_acc, 50.0) << "epoch " << e + 1;
+      // Steps 1 and 21, then 41 and 61: five rows each.
+      EXPECT_EQ(graphed.layers.size(), 10u) << "epoch " << e + 1;
+      expect_same_diagnostics(eager.layers, graphed.layers);
     }
   }
 }

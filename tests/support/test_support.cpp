@@ -1,10 +1,15 @@
 #include "test_support.hpp"
 
-#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include <ftw.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -22,17 +27,30 @@ bool has_full_mnist() {
   return std::filesystem::exists(full_mnist_dir() / "train-images-idx3-ubyte.gz");
 }
 
+// Made and removed with POSIX calls rather than std::filesystem: PyTorch's wheels export their
+// own statically linked copies of libstdc++'s directory iterators (pytorch/pytorch#133437), and
+// std::filesystem::remove_all, resolving to them, crashed a test binary built against such a
+// LibTorch.
 TempDir::TempDir() {
-  static std::atomic<int> counter{0};
-  path_ = std::filesystem::temp_directory_path() /
-          ("normtrain-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-  std::filesystem::remove_all(path_);
-  std::filesystem::create_directories(path_);
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") +
+                        "/normtrain-test-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error("cannot make a temporary folder " + pattern + ": " +
+                             std::strerror(errno));
+  }
+  path_ = pattern;
 }
 
 TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
+  // Depth first, not following links: each folder is emptied before it is removed.
+  ::nftw(
+      path_.c_str(),
+      [](const char* path, const struct stat*, int, struct FTW*) {
+        ::remove(path);
+        return 0;
+      },
+      /*nopenfd=*/16, FTW_DEPTH | FTW_PHYS);
 }
 
 std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& dims,

@@ -18,10 +18,19 @@ torch::Tensor activation_statistics(const torch::Tensor& values);
 // Copies of the blocks' convolution weights, taken before a diagnostics step's optimizer step.
 std::vector<torch::Tensor> block_conv_weights(NormNet& model);
 
-// The layers.csv rows of a diagnostics step, one per normalized block, measured after the
-// optimizer step from what the step already has: `taps` from the step's forward pass, the
-// gradients it left (L1 term included) and `weights_before` from block_conv_weights. Reads
-// the device once.
+// What the layers.csv rows of a diagnostics step measure, on the model's device as one float64
+// tensor, without reading it (a captured CUDA graph can compute it, and the trainer reads an
+// epoch's values at once): measured after the optimizer step from what the step already has,
+// `taps` from its forward pass, the gradients it left (L1 term included) and `weights_before`
+// from block_conv_weights.
+torch::Tensor layer_diagnostics_values(NormNet& model, const std::vector<NormSiteActivations>& taps,
+                                       const std::vector<torch::Tensor>& weights_before);
+
+// The rows of layer_diagnostics_values' `values` (on the CPU) for the step they measured.
+std::vector<LayerDiagnostics> layer_diagnostics_rows(NormNet& model, const torch::Tensor& values,
+                                                     std::int64_t step, int epoch);
+
+// Both at once: the rows of a diagnostics step, reading the device once.
 std::vector<LayerDiagnostics> layer_diagnostics(NormNet& model,
                                                 const std::vector<NormSiteActivations>& taps,
                                                 const std::vector<torch::Tensor>& weights_before,

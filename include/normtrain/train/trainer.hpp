@@ -119,11 +119,13 @@ class Trainer {
   const std::string& cuda_graphs() const { return cuda_graphs_; }
 
  private:
-  // Steps batch `index` by replaying the graphed step; its figures [loss, nll, correct, the
-  // divergence check], or nothing when the step could not be captured under --cuda-graphs
-  // auto (graphs are then off for the rest of the run).
+  // Steps batch `index` by replaying a graphed step; its figures [loss, nll, correct, the
+  // divergence check] (float32), or on a diagnostics step (`diagnose`) these in float64 followed
+  // by its layer_diagnostics_values; nothing when the step could not be captured under
+  // --cuda-graphs auto (graphs are then off for the rest of the run).
   torch::Tensor graphed_step(const EpochBatches& batches, std::int64_t index,
-                             const TensorDataset& train, const DivergenceWatch& watch);
+                             const TensorDataset& train, const DivergenceWatch& watch,
+                             bool diagnose);
 
   NormNet model_;
   TrainConfig config_;
@@ -134,7 +136,9 @@ class Trainer {
   int step_slices_;
   int step_threads_;
   std::unique_ptr<SlicedGradients> sliced_;  // when step_slices_ is 2
-  std::unique_ptr<GraphedStep> graphed_;     // when CUDA steps replay a graph
+  // When CUDA steps replay graphs: the plain step, and the diagnostics step with its taps.
+  std::unique_ptr<GraphedStep> graphed_;
+  std::unique_ptr<GraphedStep> graphed_diagnosed_;
   std::string cuda_graphs_;
   std::int64_t steps_taken_ = 0;  // by this trainer, for kEagerStepsBeforeCapture
 };
