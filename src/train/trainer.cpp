@@ -14,6 +14,7 @@
 #include "normtrain/train/device.hpp"
 #include "normtrain/train/divergence_watch.hpp"
 #include "normtrain/train/graphed_step.hpp"
+#include "normtrain/train/graphed_test_pass.hpp"
 #include "normtrain/train/landscape_probe.hpp"
 #include "normtrain/train/layer_diagnostics.hpp"
 #include "normtrain/train/lr_schedule.hpp"
@@ -107,7 +108,10 @@ torch::Tensor log_probabilities(NormNet& model, const TensorDataset& data,
 }
 
 EvalResult evaluate(NormNet& model, const TensorDataset& data, std::int64_t batch_size) {
-  const torch::Tensor log_probs = log_probabilities(model, data, batch_size);
+  return evaluation_of(log_probabilities(model, data, batch_size), data);
+}
+
+EvalResult evaluation_of(const torch::Tensor& log_probs, const TensorDataset& data) {
   torch::NoGradGuard no_grad;
   const auto [best_log_prob, predicted] = log_probs.max(1);
   EvalResult result;
@@ -157,6 +161,7 @@ Trainer::Trainer(NormNet model, const TrainConfig& config)
     graphed_ = std::make_unique<GraphedStep>(config.batch_size, parameters_.front().device());
     graphed_diagnosed_ =
         std::make_unique<GraphedStep>(config.batch_size, parameters_.front().device());
+    graphed_test_ = std::make_unique<GraphedTestPass>();
   }
   cuda_graphs_ = no_graphs ? "off: " + *no_graphs : "on";
   // Before the first step, with the steps' threads and batch sizes: a wrong convolution must
@@ -323,7 +328,7 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   }
 
   const auto test_start = std::chrono::steady_clock::now();
-  result.test = evaluate(model_, test);
+  result.test = test_pass(test);
   const EvalResult& tested = result.test;
   if (!std::isfinite(tested.loss)) {
     // Training stayed finite, yet the trained model is not: divergence all the same.
@@ -350,6 +355,18 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
     m.test_acc_precise = precise.accuracy;
   }
   return result;
+}
+
+EvalResult Trainer::test_pass(const TensorDataset& test) {
+  if (!graphed_test_) return evaluate(model_, test);
+  try {
+    return evaluation_of(graphed_test_->run(model_, test, kEvalBatchSize), test);
+  } catch (const std::exception& error) {
+    spdlog::warn("the test pass could not be captured as a CUDA graph ({}); testing on without",
+                 message_of(error));
+    graphed_test_.reset();
+    return evaluate(model_, test);
+  }
 }
 
 torch::Tensor Trainer::graphed_step(const EpochBatches& batches, std::int64_t index,
@@ -395,6 +412,7 @@ torch::Tensor Trainer::graphed_step(const EpochBatches& batches, std::int64_t in
         message_of(error));
     graphed_.reset();
     graphed_diagnosed_.reset();
+    graphed_test_.reset();  // it would replay on the stream that goes with the step's graphs
     cuda_graphs_ = "off: the step could not be captured";
     return torch::Tensor();
   }

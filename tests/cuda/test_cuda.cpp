@@ -314,7 +314,8 @@ void expect_same_diagnostics(const std::vector<LayerDiagnostics>& a,
 // Training steps replayed from captured CUDA graphs compute what eager steps compute: the same
 // kernels on the same memory. Two epochs of 32 steps at batch 64 mix replays with eager steps
 // (the first two); every 20th step is a diagnostics step, replayed from a graph of its own from
-// step 21 on; the step schedule changes the rate after epoch 1, which captures both again.
+// step 21 on; the step schedule changes the rate after epoch 1, which captures both again. The
+// second epoch's test pass is replayed from a graph too.
 TEST_F(Cuda, GraphedStepsEqualEagerSteps) {
   const DeterministicCudnn deterministic;
   const TensorDataset train = tiny_mnist_on(cuda(), Split::kTrain);
@@ -352,6 +353,8 @@ TEST_F(Cuda, GraphedStepsEqualEagerSteps) {
       // Steps 1 and 21, then 41 and 61: five rows each.
       EXPECT_EQ(graphed.layers.size(), 10u) << "epoch " << e + 1;
       expect_same_diagnostics(eager.layers, graphed.layers);
+      EXPECT_TRUE(torch::equal(eager.test.predictions, graphed.test.predictions))
+          << "epoch " << e + 1;
     }
   }
 }

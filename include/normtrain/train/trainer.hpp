@@ -20,6 +20,7 @@ namespace normtrain {
 class DivergenceWatch;
 class EpochBatches;
 class GraphedStep;
+class GraphedTestPass;
 class SlicedGradients;
 
 // A model's performance on a data set, with its per-example predictions (on the CPU) for the
@@ -49,6 +50,9 @@ torch::Tensor log_probabilities(NormNet& model, const TensorDataset& data,
 // order, so that loss, accuracy and predictions are the same whatever `batch_size` is.
 EvalResult evaluate(NormNet& model, const TensorDataset& data,
                     std::int64_t batch_size = kEvalBatchSize);
+
+// What evaluate says of `data` given the model's log_probabilities for it.
+EvalResult evaluation_of(const torch::Tensor& log_probs, const TensorDataset& data);
 
 // The predictions in the torch-free form the report writers take.
 TestPredictions to_test_predictions(const EvalResult& result);
@@ -127,6 +131,9 @@ class Trainer {
                              const TensorDataset& train, const DivergenceWatch& watch,
                              bool diagnose);
 
+  // The end-of-epoch test pass: replayed from a graph where training steps are.
+  EvalResult test_pass(const TensorDataset& test);
+
   NormNet model_;
   TrainConfig config_;
   std::vector<torch::Tensor> parameters_;
@@ -139,6 +146,7 @@ class Trainer {
   // When CUDA steps replay graphs: the plain step, and the diagnostics step with its taps.
   std::unique_ptr<GraphedStep> graphed_;
   std::unique_ptr<GraphedStep> graphed_diagnosed_;
+  std::unique_ptr<GraphedTestPass> graphed_test_;  // the end-of-epoch test pass, likewise
   std::string cuda_graphs_;
   std::int64_t steps_taken_ = 0;  // by this trainer, for kEagerStepsBeforeCapture
 };
