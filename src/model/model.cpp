@@ -134,7 +134,8 @@ ModelOptions model_options(const TrainConfig& config) {
   return options;
 }
 
-NormNetImpl::NormNetImpl(const ModelOptions& options) : channels_last_(options.fused) {
+NormNetImpl::NormNetImpl(const ModelOptions& options)
+    : fused_(options.fused), channels_last_on_gpu_(options.norm == NormKind::kBatch) {
   TORCH_CHECK(!options.fused || has_fused_kernels(options.norm),
               "NormNet: there are no fused kernels for --norm ", to_flag(options.norm),
               "; build it with fused = false");
@@ -173,7 +174,7 @@ void NormNetImpl::match_weight_layout() {
   for (const std::shared_ptr<nn::Module>& layer : layers_->children()) {
     if (auto* conv = layer->as<nn::Conv2d>()) {
       torch::Tensor& weight = conv->weight;
-      const auto layout = channels_last_ && weight.is_cpu() ? at::MemoryFormat::ChannelsLast
+      const auto layout = channels_last_on(weight.device()) ? at::MemoryFormat::ChannelsLast
                                                             : at::MemoryFormat::Contiguous;
       if (!weight.is_contiguous(layout)) weight.set_data(weight.contiguous(layout));
     }
@@ -212,11 +213,9 @@ torch::Tensor NormNetImpl::forward(const torch::Tensor& images,
 
 torch::Tensor NormNetImpl::run_layers(const torch::Tensor& images,
                                       std::vector<NormSiteActivations>* taps) {
-  // A channels-last input makes every convolution produce (and the fused norms keep)
-  // channels-last activations, the layout in which the CPU convolutions are fastest.
-  // On other devices the fused modules fall back to the stock operators: keep their layout.
-  const bool channels_last = channels_last_ && images.is_cpu();
-  torch::Tensor x = channels_last ? as_channels_last(images) : images;
+  // A channels-last input makes every convolution produce (and the norms keep) channels-last
+  // activations.
+  torch::Tensor x = channels_last_on(images.device()) ? as_channels_last(images) : images;
   if (taps == nullptr) return layers_->forward(x);
   std::size_t index = 0;
   for (nn::AnyModule& layer : *layers_) {

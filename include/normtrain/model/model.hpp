@@ -78,8 +78,17 @@ class NormNetImpl : public torch::nn::Module {
   // A handle to the layers in order (shares them; it is not a copy of the network).
   torch::nn::Sequential layers() const { return layers_; }
 
-  // Whether the fused CPU kernels and channels-last activations are in use.
-  bool fused() const { return channels_last_; }
+  // Whether the fused CPU kernels and channels-last activations are in use on the CPU.
+  bool fused() const { return fused_; }
+
+  // Whether the activations (and the 3x3 convolutions' weights) are channels-last on `device`:
+  // on the CPU with the fused kernels, whose layout it is; on a GPU with BatchNorm, whose
+  // graphed step cuDNN runs 11% faster so on an H200, where LayerNorm's and GroupNorm's run
+  // 15% slower (bench/gpu_probe.py in docs/gpu-check-h200-test-pass-graph.md). Same function either
+  // way.
+  bool channels_last_on(const torch::Device& device) const {
+    return device.is_cpu() ? fused_ : channels_last_on_gpu_;
+  }
 
   // As torch::nn::Module's, then the convolution weights in the layout of the device's
   // activations (match_weight_layout()).
@@ -90,15 +99,16 @@ class NormNetImpl : public torch::nn::Module {
 
  private:
   torch::Tensor run_layers(const torch::Tensor& images, std::vector<NormSiteActivations>* taps);
-  // Fused on the CPU, the 3x3 convolutions' weights are kept channels-last like the activations:
-  // LibTorch would otherwise copy each weight into that layout at every call, forward and
-  // backward (17% of a batch-4 step under the profiler). On a GPU, or unfused, they stay
-  // contiguous. Same values either way.
+  // Where the activations are channels-last (channels_last_on), the convolutions' weights are
+  // too: LibTorch would otherwise copy each weight into that layout at every call, forward and
+  // backward (17% of a batch-4 CPU step under the profiler). Elsewhere they stay contiguous.
+  // Same values either way.
   void match_weight_layout();
 
   torch::nn::Sequential layers_;
   std::vector<NormSite> norm_sites_;
-  bool channels_last_;
+  bool fused_;
+  bool channels_last_on_gpu_;
 };
 TORCH_MODULE(NormNet);
 
