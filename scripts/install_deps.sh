@@ -12,6 +12,7 @@ packages=("$@")
   gnuplot-nox
   help2man dpkg-dev file  # man pages; `--target deb`: dpkg-shlibdeps and file for CPack
   python3-torch  # scripts/to_pytorch.py and its test: exported models in plain PyTorch
+  python3-torchvision  # scripts/bench.sh: the seed's loop, a Python peer
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer and clang's sanitizer runtimes
 )
 

@@ -67,7 +67,7 @@ for args in "--reps 0" "--batch-sizes 8,x" "--norms bn,xn" "--onednn-avx2 maybe"
 done
 
 if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
-  echo "$failures failure(s) before the real run; /usr/bin/python3 has no torch: skipping it"
+  echo "$failures failure(s) before the real run; /usr/bin/python3 cannot import torch and torchvision (scripts/install_deps.sh installs them): skipping it"
   [ "$failures" -eq 0 ] && exit 77
   exit 1
 fi
