@@ -31,11 +31,7 @@ torch::Device resolve_device(const std::string& spec) {
 }
 
 std::future<void> start_device(const torch::Device& device) {
-  if (!device.is_cuda()) {
-    std::promise<void> ready;
-    ready.set_value();
-    return ready.get_future();
-  }
+  if (!device.is_cuda()) return std::async(std::launch::deferred, [] {});
   return std::async(std::launch::async, [device] {
     const torch::NoGradGuard no_grad;
     // A convolution loads cuDNN and makes its handle, as the first training step would; .cpu()

@@ -8,8 +8,9 @@ torch::Tensor GraphedTestPass::run(NormNet& model, const TensorDataset& test,
                                    std::int64_t batch_size) {
   const void* images = test.images.data_ptr();
   if (images != images_ || test.size() != size_ || batch_size != batch_size_) {
-    graph_ = CudaGraph();
+    // The old graph's output goes first, so that its memory pool can go with the graph.
     log_probs_ = torch::Tensor();
+    graph_ = CudaGraph();
     images_ = images;
     size_ = test.size();
     batch_size_ = batch_size;

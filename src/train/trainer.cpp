@@ -198,8 +198,9 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   std::vector<torch::Tensor> nlls;
   std::vector<torch::Tensor> correct;
   std::vector<std::int64_t> sizes;
-  // The diagnostics steps' values, also read when the epoch ends: (step, values).
-  std::vector<std::pair<std::int64_t, torch::Tensor>> diagnosed;
+  // The diagnostics steps and their values, also read when the epoch ends.
+  std::vector<std::int64_t> diagnosed_steps;
+  std::vector<torch::Tensor> diagnosed_values;
   std::vector<LandscapeProbe> landscape;
   DivergenceWatch watch(state_, parameters_.front().is_cuda() ? kDeviceDivergenceCheckEvery : 1);
   losses.reserve(batch_count);
@@ -237,7 +238,10 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
       correct.push_back(head[2]);
       watch.record(head[0], head[3]);
       sizes.push_back(config_.batch_size);
-      if (diagnose) diagnosed.emplace_back(step, figures.slice(0, 4));
+      if (diagnose) {
+        diagnosed_steps.push_back(step);
+        diagnosed_values.push_back(figures.slice(0, 4));
+      }
     } else {
       const Batch batch = batches[i];
       std::optional<ForwardPassState> before_forward;
@@ -274,7 +278,8 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
           diagnose ? block_conv_weights(model_) : std::vector<torch::Tensor>();
       sgd_step(optimizer_);
       if (diagnose) {
-        diagnosed.emplace_back(step, layer_diagnostics_values(model_, taps, weights_before));
+        diagnosed_steps.push_back(step);
+        diagnosed_values.push_back(layer_diagnostics_values(model_, taps, weights_before));
       }
 
       losses.push_back(loss);  // a value already, without a graph
@@ -299,13 +304,12 @@ EpochResult Trainer::run_epoch(int epoch, const TensorDataset& train, const Tens
   threads.reset();
 
   EpochResult result;
-  if (!diagnosed.empty()) {
-    std::vector<torch::Tensor> values;
-    for (const auto& [step, step_values] : diagnosed) values.push_back(step_values);
-    const std::vector<torch::Tensor> read = torch::stack(values).to(torch::kCPU).unbind(/*dim=*/0);
-    for (std::size_t d = 0; d < diagnosed.size(); ++d) {
+  if (!diagnosed_values.empty()) {
+    const std::vector<torch::Tensor> read =
+        torch::stack(diagnosed_values).to(torch::kCPU).unbind(/*dim=*/0);
+    for (std::size_t d = 0; d < read.size(); ++d) {
       std::vector<LayerDiagnostics> rows =
-          layer_diagnostics_rows(model_, read[d], diagnosed[d].first, epoch);
+          layer_diagnostics_rows(model_, read[d], diagnosed_steps[d], epoch);
       result.layers.insert(result.layers.end(), std::make_move_iterator(rows.begin()),
                            std::make_move_iterator(rows.end()));
     }

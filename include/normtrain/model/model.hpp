@@ -83,9 +83,8 @@ class NormNetImpl : public torch::nn::Module {
 
   // Whether the activations (and the 3x3 convolutions' weights) are channels-last on `device`:
   // on the CPU with the fused kernels, whose layout it is; on a GPU with BatchNorm, whose
-  // graphed step cuDNN runs 11% faster so on an H200, where LayerNorm's and GroupNorm's run
-  // 15% slower (bench/gpu_probe.py in docs/gpu-check-h200-test-pass-graph.md). Same function either
-  // way.
+  // graphed step cuDNN runs 11% faster so on an H200, where LayerNorm's and GroupNorm's run 15%
+  // slower (bench/gpu_probe.py, in docs/gpu-check-h200-test-pass-graph.md). Same function.
   bool channels_last_on(const torch::Device& device) const {
     return device.is_cpu() ? fused_ : channels_last_on_gpu_;
   }
