@@ -23,7 +23,7 @@ using testing::TempDir;
 using Words = std::vector<std::string>;
 
 // The request `normtrain sweep WORDS...` makes, read by the sweep's own option declarations.
-SweepRequest parse(const Words& words) {
+SweepRequest parse_sweep(const Words& words) {
   CLI::App app{"test", "normtrain"};
   SweepRequest request;
   CLI::App* sweep = add_sweep_subcommand(app, request);
@@ -61,25 +61,26 @@ exit 0
 }
 
 TEST(SweepCommand, OptionsThenTheGridAfterTheSeparator) {
-  const SweepRequest request = parse({"--jobs", "2", "--out", "runs/x", "--dry-run", "--", "--norm",
-                                      "ln,gn", "--", "--norm", "bn"});
+  const SweepRequest request = parse_sweep({"--jobs", "2", "--out", "runs/x", "--dry-run", "--",
+                                            "--norm", "ln,gn", "--", "--norm", "bn"});
   EXPECT_EQ(request.jobs, 2);
   EXPECT_EQ(request.out, std::filesystem::path("runs/x"));
   EXPECT_TRUE(request.dry_run);
   EXPECT_TRUE(request.grid_given);
   EXPECT_EQ(request.grid, (Words{"--norm", "ln,gn", "--", "--norm", "bn"}));
-  const SweepRequest slurm = parse({"--slurm", "--partition", "cpu", "--time", "1:00:00", "--wait",
-                                    "--sbatch-arg=--account=lab", "--", "--seed", "1"});
+  const SweepRequest slurm =
+      parse_sweep({"--slurm", "--partition", "cpu", "--time", "1:00:00", "--wait",
+                   "--sbatch-arg=--account=lab", "--", "--seed", "1"});
   EXPECT_TRUE(slurm.slurm && slurm.wait);
   EXPECT_EQ(slurm.sbatch_args, Words{"--account=lab"});
-  const SweepRequest task = parse({"--plan", "/s/.sweep/plan-1.json", "--task-index", "3"});
+  const SweepRequest task = parse_sweep({"--plan", "/s/.sweep/plan-1.json", "--task-index", "3"});
   EXPECT_EQ(task.task_index, 3);
   EXPECT_FALSE(task.grid_given);
 }
 
 TEST(SweepCommand, TrainingFlagsBeforeTheSeparatorAreRefusedSayingWhereTheyGo) {
   try {
-    parse({"--norm", "ln", "--jobs", "2"});
+    parse_sweep({"--norm", "ln", "--jobs", "2"});
     ADD_FAILURE() << "no error";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what())
@@ -91,51 +92,53 @@ TEST(SweepCommand, TrainingFlagsBeforeTheSeparatorAreRefusedSayingWhereTheyGo) {
 }
 
 TEST(SweepCommand, RefusesOptionsThatDoNotGoTogether) {
-  EXPECT_NE(usage_error_of(parse({})).find("no grid"), std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--"})).find("empty grid"), std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--jobs", "0", "--", "--norm", "ln"}))
+  EXPECT_NE(usage_error_of(parse_sweep({})).find("no grid"), std::string::npos);
+  EXPECT_NE(usage_error_of(parse_sweep({"--"})).find("empty grid"), std::string::npos);
+  EXPECT_NE(usage_error_of(parse_sweep({"--jobs", "0", "--", "--norm", "ln"}))
                 .find("--jobs must be a positive"),
             std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--partition", "cpu", "--", "--norm", "ln"}))
+  EXPECT_NE(usage_error_of(parse_sweep({"--partition", "cpu", "--", "--norm", "ln"}))
                 .find("are for --slurm sweeps"),
             std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--slurm", "--time", "soon", "--", "--norm", "ln"}))
+  EXPECT_NE(usage_error_of(parse_sweep({"--slurm", "--time", "soon", "--", "--norm", "ln"}))
                 .find("--time must look like HH:MM:SS"),
             std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--slurm", "--wait", "--dry-run", "--", "--norm", "ln"}))
+  EXPECT_NE(usage_error_of(parse_sweep({"--slurm", "--wait", "--dry-run", "--", "--norm", "ln"}))
                 .find("--wait"),
             std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--plan", "p.json"})).find("go together"), std::string::npos);
-  EXPECT_NE(usage_error_of(parse({"--plan", "p.json", "--task-index", "0", "--", "--seed", "1"}))
-                .find("take no grid"),
+  EXPECT_NE(usage_error_of(parse_sweep({"--plan", "p.json"})).find("go together"),
             std::string::npos);
+  EXPECT_NE(
+      usage_error_of(parse_sweep({"--plan", "p.json", "--task-index", "0", "--", "--seed", "1"}))
+          .find("take no grid"),
+      std::string::npos);
 }
 
 TEST(SweepCommand, LinearLrScalingTiesEachRunsRateToItsBatchSize) {
-  EXPECT_EQ(parse({"--", "--norm", "ln"}).lr_scaling.kind, LrScalingKind::kNone);
+  EXPECT_EQ(parse_sweep({"--", "--norm", "ln"}).lr_scaling.kind, LrScalingKind::kNone);
   const SweepRequest parsed =
-      parse({"--lr-scaling", "linear", "--lr-reference-batch", "64", "--", "--norm", "ln"});
+      parse_sweep({"--lr-scaling", "linear", "--lr-reference-batch", "64", "--", "--norm", "ln"});
   EXPECT_EQ(parsed.lr_scaling.kind, LrScalingKind::kLinear);
   EXPECT_EQ(parsed.lr_scaling.reference_batch, 64);
-  EXPECT_THROW(parse({"--lr-scaling", "sqrt", "--", "--norm", "ln"}), CLI::ParseError);
+  EXPECT_THROW(parse_sweep({"--lr-scaling", "sqrt", "--", "--norm", "ln"}), CLI::ParseError);
   try {
-    parse({"--lr-reference-batch", "64", "--", "--norm", "ln"});
+    parse_sweep({"--lr-reference-batch", "64", "--", "--norm", "ln"});
     ADD_FAILURE() << "--lr-reference-batch accepted without --lr-scaling linear";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("--lr-scaling linear"), std::string::npos);
   }
-  EXPECT_NE(usage_error_of(parse({"--lr-scaling", "linear", "--lr-reference-batch", "0", "--",
-                                  "--norm", "ln"}))
+  EXPECT_NE(usage_error_of(parse_sweep({"--lr-scaling", "linear", "--lr-reference-batch", "0", "--",
+                                        "--norm", "ln"}))
                 .find("--lr-reference-batch"),
             std::string::npos);
-  EXPECT_NE(
-      usage_error_of(parse({"--plan", "p.json", "--task-index", "0", "--lr-scaling", "linear"}))
-          .find("take no grid"),
-      std::string::npos);
+  EXPECT_NE(usage_error_of(
+                parse_sweep({"--plan", "p.json", "--task-index", "0", "--lr-scaling", "linear"}))
+                .find("take no grid"),
+            std::string::npos);
 
   TempDir temp;
-  SweepRequest request = parse({"--dry-run", "--threads-per-job", "1", "--lr-scaling", "linear",
-                                "--", "--norm", "frn", "--batch-size", "2,128"});
+  SweepRequest request = parse_sweep({"--dry-run", "--threads-per-job", "1", "--lr-scaling",
+                                      "linear", "--", "--norm", "frn", "--batch-size", "2,128"});
   request.out = temp.path() / "dry";
   request.program = "/bin/normtrain";
   std::ostringstream out;
@@ -153,8 +156,9 @@ TEST(SweepCommand, LinearLrScalingTiesEachRunsRateToItsBatchSize) {
 
 TEST(SweepCommand, DryRunSaysWhatEachRunWouldDoAndCreatesNothing) {
   TempDir temp;
-  SweepRequest request = parse({"--dry-run", "--threads-per-job", "1", "--", "--norm", "bn,gn",
-                                "--groups", "2,8", "--seed", "1,2", "--epochs", "1"});
+  SweepRequest request =
+      parse_sweep({"--dry-run", "--threads-per-job", "1", "--", "--norm", "bn,gn", "--groups",
+                   "2,8", "--seed", "1,2", "--epochs", "1"});
   request.out = temp.path() / "dry";
   request.program = "/bin/normtrain";
   std::ostringstream out;
@@ -182,7 +186,7 @@ TEST(SweepCommand, AFolderHoldingAnotherRunStopsTheSweepBeforeAnythingStarts) {
   record.epochs_completed = 1;
   std::filesystem::create_directories(temp.path() / "s" / "gn-8");
   write_file_atomically(temp.path() / "s" / "gn-8" / "run.json", to_json_text(record));
-  SweepRequest request = parse({"--", "--norm", "gn,ln", "--epochs", "1", "--lr", "0.05"});
+  SweepRequest request = parse_sweep({"--", "--norm", "gn,ln", "--epochs", "1", "--lr", "0.05"});
   request.out = temp.path() / "s";
   request.program = program;
   const std::string message = usage_error_of(request);
@@ -197,7 +201,7 @@ TEST(SweepCommand, AFolderHoldingAnotherRunStopsTheSweepBeforeAnythingStarts) {
 TEST(SweepCommand, ALocalSweepRunsEachRunAndReports) {
   TempDir temp;
   const std::filesystem::path program = write_fake_program(temp.path());
-  SweepRequest request = parse({"--jobs", "2", "--", "--norm", "ln", "--seed", "1,2,3,4"});
+  SweepRequest request = parse_sweep({"--jobs", "2", "--", "--norm", "ln", "--seed", "1,2,3,4"});
   request.out = temp.path() / "s";
   request.program = program;
   std::ostringstream out;

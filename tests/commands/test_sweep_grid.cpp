@@ -22,7 +22,7 @@ std::vector<Words> flags_of(const std::vector<GridPoint>& points) {
   return flags;
 }
 
-std::string usage_error_of(const Words& words) {
+std::string grid_usage_error_of(const Words& words) {
   try {
     expand(words);
   } catch (const Error& error) {
@@ -57,7 +57,7 @@ TEST(SweepGrid, AFlagWhoseValueIsAListTakesItWhole) {
     EXPECT_EQ(point.config.landscape_every, 100);
   }
   // Without the flag it needs, normtrain's reason.
-  EXPECT_NE(usage_error_of({"--landscape-steps", "1,2"}).find("--landscape-every"),
+  EXPECT_NE(grid_usage_error_of({"--landscape-steps", "1,2"}).find("--landscape-every"),
             std::string::npos);
 }
 
@@ -99,22 +99,22 @@ TEST(SweepGrid, SeveralGridsJoin) {
 }
 
 TEST(SweepGrid, ANegativeValueStaysAValue) {
-  EXPECT_NE(usage_error_of({"--l1", "-1"}).find("--l1 must be 0 or more"), std::string::npos);
+  EXPECT_NE(grid_usage_error_of({"--l1", "-1"}).find("--l1 must be 0 or more"), std::string::npos);
 }
 
 TEST(SweepGrid, RefusesWhatNormtrainRefusesNamingTheRun) {
-  const std::string message = usage_error_of({"--norm", "gn", "--groups", "2,3"});
+  const std::string message = grid_usage_error_of({"--norm", "gn", "--groups", "2,3"});
   EXPECT_NE(message.find("'--norm gn --groups 3'"), std::string::npos) << message;
   EXPECT_NE(message.find("--groups 3 does not divide"), std::string::npos) << message;
-  EXPECT_NE(usage_error_of({"--norm", "ln,xn"}).find("--norm"), std::string::npos);
-  EXPECT_NE(usage_error_of({"--seed"}).find("--seed"), std::string::npos);
+  EXPECT_NE(grid_usage_error_of({"--norm", "ln,xn"}).find("--norm"), std::string::npos);
+  EXPECT_NE(grid_usage_error_of({"--seed"}).find("--seed"), std::string::npos);
 }
 
 TEST(SweepGrid, AFlagThatAppliesToNoRunIsRefusedWithNormtrainsReason) {
-  const std::string message = usage_error_of({"--norm", "bn,ln", "--groups", "8"});
+  const std::string message = grid_usage_error_of({"--norm", "bn,ln", "--groups", "8"});
   EXPECT_NE(message.find("--groups applies to none of the runs"), std::string::npos) << message;
   EXPECT_NE(message.find("--norm gn"), std::string::npos) << message;  // normtrain's reason
-  EXPECT_NE(usage_error_of({"--scheduler", "onecycle", "--lr", "0.1"}).find("--lr"),
+  EXPECT_NE(grid_usage_error_of({"--scheduler", "onecycle", "--lr", "0.1"}).find("--lr"),
             std::string::npos);
 }
 
@@ -131,12 +131,12 @@ TEST(SweepGrid, AFlagOutsideTheIdentityGoesOnlyToTheRunsThatTakeIt) {
 }
 
 TEST(SweepGrid, AValueOfAFlagOutsideTheIdentityThatNoRunTakesIsRefused) {
-  std::string message = usage_error_of({"--norm", "gn", "--precise-bn", "256"});
+  std::string message = grid_usage_error_of({"--norm", "gn", "--precise-bn", "256"});
   EXPECT_NE(message.find("--precise-bn 256 applies to none of the runs"), std::string::npos)
       << message;
   EXPECT_NE(message.find("running statistics"), std::string::npos) << message;
   // Not a run without it: a value that is wrong for every run.
-  message = usage_error_of({"--norm", "bn,gn", "--precise-bn", "256,-5"});
+  message = grid_usage_error_of({"--norm", "bn,gn", "--precise-bn", "256,-5"});
   EXPECT_NE(message.find("'--norm bn --precise-bn=-5': --precise-bn must be"), std::string::npos)
       << message;
 }

@@ -21,7 +21,7 @@ using testing::read_text;
 using testing::TempDir;
 
 // A stand-in for normtrain that does what its first argument says.
-std::filesystem::path write_fake_program(const std::filesystem::path& dir) {
+std::filesystem::path write_scripted_program(const std::filesystem::path& dir) {
   const std::filesystem::path program = dir / "fake-normtrain";
   write_file_atomically(program, R"SH(#!/bin/sh
 marker="$2"
@@ -50,7 +50,7 @@ LocalJob job(const TempDir& temp, const std::string& what, const std::string& na
 
 TEST(SweepLocalRunner, ExitStatusesAreCompletedDivergedFailed) {
   TempDir temp;
-  const std::filesystem::path program = write_fake_program(temp.path());
+  const std::filesystem::path program = write_scripted_program(temp.path());
   const std::vector<LocalJob> jobs = {job(temp, "ok", "a"), job(temp, "diverge", "b"),
                                       job(temp, "fail", "c")};
   std::vector<std::string> events;
@@ -77,7 +77,7 @@ TEST(SweepLocalRunner, ExitStatusesAreCompletedDivergedFailed) {
 
 TEST(SweepLocalRunner, RunsAtMostNAtATime) {
   TempDir temp;
-  const std::filesystem::path program = write_fake_program(temp.path());
+  const std::filesystem::path program = write_scripted_program(temp.path());
   std::filesystem::create_directories(temp.path() / "m");
   std::vector<LocalJob> jobs;
   for (int i = 0; i < 5; ++i) jobs.push_back(job(temp, "crowd", "m/" + std::to_string(i)));
@@ -94,7 +94,7 @@ TEST(SweepLocalRunner, RunsAtMostNAtATime) {
 
 TEST(SweepLocalRunner, AJobThatCannotStartFails) {
   TempDir temp;
-  const std::filesystem::path program = write_fake_program(temp.path());
+  const std::filesystem::path program = write_scripted_program(temp.path());
   JobEvents hooks;
   hooks.starting = [](std::size_t i) { return i == 0 ? std::string("no folder") : std::string(); };
   const PoolResult result =
@@ -110,7 +110,7 @@ TEST(SweepLocalRunner, AJobThatCannotStartFails) {
 
 TEST(SweepLocalRunner, SigintIsPassedOnAndStartsNoMoreJobs) {
   TempDir temp;
-  const std::filesystem::path program = write_fake_program(temp.path());
+  const std::filesystem::path program = write_scripted_program(temp.path());
   const std::vector<LocalJob> jobs = {job(temp, "wait", "a"), job(temp, "wait", "b"),
                                       job(temp, "ok", "c")};
   // Ctrl-C once both waiting jobs run; they are in process groups of their own, so only the

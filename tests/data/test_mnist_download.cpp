@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kTrainLabels = "train-labels-idx1-ubyte";
 
-std::string file_url(const fs::path& dir) {
+std::string directory_url(const fs::path& dir) {
   return "file://" + fs::weakly_canonical(dir).string() + "/";
 }
 
@@ -155,7 +155,7 @@ TEST(Download, FetchesAllFourFilesFromAFileMirror) {
   }
   TempDir data;
   const fs::path dir = data.path() / "nested" / "mnist";  // created on demand
-  std::string mirror = file_url(testing::full_mnist_dir());
+  std::string mirror = directory_url(testing::full_mnist_dir());
   mirror.pop_back();  // no trailing slash
   DownloadOptions options = from_mirrors({mirror});
   std::uint64_t last_done = 0;
@@ -191,7 +191,8 @@ TEST(Download, CorruptFileFailsTheChecksumAndLeavesNothing) {
   fs::copy_file(testing::tiny_mnist_dir() / "train-labels-idx1-ubyte.gz",
                 mirror.path() / "train-labels-idx1-ubyte.gz");
 
-  const std::string message = download_error(data.path(), from_mirrors({file_url(mirror.path())}));
+  const std::string message =
+      download_error(data.path(), from_mirrors({directory_url(mirror.path())}));
   EXPECT_NE(message.find(kTrainLabels), std::string::npos) << message;
   EXPECT_NE(message.find("checksum"), std::string::npos) << message;
   EXPECT_NE(message.find("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
@@ -209,7 +210,8 @@ TEST(Download, BrokenGzipIsRejected) {
   for (const std::string& name : all_names())
     write_bytes(mirror.path() / (name + ".gz"), truncated);
 
-  const std::string message = download_error(data.path(), from_mirrors({file_url(mirror.path())}));
+  const std::string message =
+      download_error(data.path(), from_mirrors({directory_url(mirror.path())}));
   EXPECT_NE(message.find("train-images-idx3-ubyte"), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   EXPECT_TRUE(listing(data.path()).empty());
@@ -218,7 +220,7 @@ TEST(Download, BrokenGzipIsRejected) {
 TEST(Download, MirrorWithoutTheFilesIsNamedAndNothingIsLeft) {
   TempDir data;
   TempDir mirror;
-  const std::string url = file_url(mirror.path());
+  const std::string url = directory_url(mirror.path());
   const std::string message = download_error(data.path(), from_mirrors({url}));
   EXPECT_NE(message.find(url), std::string::npos) << message;
   EXPECT_NE(message.find("train-images-idx3-ubyte.gz"), std::string::npos) << message;
@@ -231,7 +233,7 @@ TEST(Download, EveryFailingMirrorIsListed) {
   TempDir empty_mirror;
   // Port 1 on the loopback interface: refused at once, no network needed.
   const std::string refused = "http://127.0.0.1:1/mnist/";
-  const std::string empty = file_url(empty_mirror.path());
+  const std::string empty = directory_url(empty_mirror.path());
   const std::string message = download_error(data.path(), from_mirrors({refused, empty}));
   EXPECT_NE(message.find(refused), std::string::npos) << message;
   EXPECT_NE(message.find(empty), std::string::npos) << message;
@@ -251,7 +253,7 @@ TEST(Download, FallsBackToTheNextMirror) {
                 fs::copy_options::overwrite_existing);
 
   const DownloadOptions options =
-      from_mirrors({file_url(bad_mirror.path()), file_url(testing::full_mnist_dir())});
+      from_mirrors({directory_url(bad_mirror.path()), directory_url(testing::full_mnist_dir())});
   EXPECT_EQ(ensure_mnist_files(data.path(), options), all_names());
   EXPECT_EQ(listing(data.path()), gz_names(all_names()));
   for (const VerifyResult& result : verify_mnist_files(data.path())) {
@@ -274,7 +276,7 @@ TEST(Download, UncompressedFilesAreStoredUnderTheRawName) {
   write_bytes(mirror.path() / "train-labels-idx1-ubyte.gz",
               gunzip_file(testing::full_mnist_dir() / "train-labels-idx1-ubyte.gz"));
 
-  EXPECT_EQ(ensure_mnist_files(data.path(), from_mirrors({file_url(mirror.path())})),
+  EXPECT_EQ(ensure_mnist_files(data.path(), from_mirrors({directory_url(mirror.path())})),
             std::vector<std::string>{kTrainLabels});
   EXPECT_TRUE(fs::is_regular_file(data.path() / kTrainLabels));
   EXPECT_FALSE(fs::exists(data.path() / "train-labels-idx1-ubyte.gz"));
@@ -337,7 +339,8 @@ TEST(Download, AFullDiskIsAnErrorNamingTheFileAndTheReason) {
   const fs::path part =
       data.path() / ("train-images-idx3-ubyte.gz." + std::to_string(::getpid()) + ".part");
   fs::create_symlink("/dev/full", part);
-  const std::string message = download_error(data.path(), from_mirrors({file_url(mirror.path())}));
+  const std::string message =
+      download_error(data.path(), from_mirrors({directory_url(mirror.path())}));
   EXPECT_NE(message.find(part.string()), std::string::npos) << message;
   EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
   EXPECT_TRUE(listing(data.path()).empty());

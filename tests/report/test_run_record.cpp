@@ -58,7 +58,8 @@ TEST(RunRecord, RecorderKeepsRunJsonCurrent) {
 TEST(RunRecord, AFullDiskIsAnErrorAndKeepsThePreviousRunJson) {
   testing::TempDir dir;
   const fs::path path = dir.path() / "run.json";
-  RunRecorder recorder(path, RunRecord{});
+  const RunRecord record;  // named: GCC 12 misreads a temporary's vector as uninitialized
+  RunRecorder recorder(path, record);
   const std::string before = testing::read_text(path);
   // The temporary beside run.json leads to /dev/full, where writes fail with ENOSPC.
   fs::create_symlink("/dev/full", dir.path() / "run.json.tmp");
@@ -74,7 +75,8 @@ TEST(RunRecord, ARemovedFolderIsAnError) {
   testing::TempDir parent;
   const fs::path dir = parent.path() / "run";
   fs::create_directory(dir);
-  RunRecorder recorder(dir / "run.json", RunRecord{});
+  const RunRecord record;
+  RunRecorder recorder(dir / "run.json", record);
   fs::remove_all(dir);
   const std::string message = runtime_error_of([&] { recorder.finish("completed"); });
   expect_mentions(message, (dir / "run.json").string());

@@ -82,7 +82,7 @@ void expect_builds_agree_bit_for_bit() {
   // at and above the passes' block of 16, and an example of the first block's size.
   for (const std::int64_t channels : {8, 16, 24, 1, 5, 18, 33, 64}) {
     for (const std::int64_t hw : {1, 15, 16, 17, 129, 676}) {
-      SCOPED_TRACE(testing::Message() << channels << " channels, " << hw << " positions");
+      SCOPED_TRACE(::testing::Message() << channels << " channels, " << hw << " positions");
       const PassOutputs<T> baseline =
           run_passes(relu_norm_passes<T>(channels, InstructionSet::kBaseline), hw, channels);
       const PassOutputs<T> avx2 =
@@ -110,7 +110,7 @@ TEST(ReluNormPasses, Avx2BuildGivesTheBaselinesDoubleResultsBitForBit) {
 TEST(ReluNormPasses, ComputeTheCenteredSumsAndTheAffineMaps) {
   const std::int64_t hw = 100;
   for (const std::int64_t channels : {8, 24, 5}) {
-    SCOPED_TRACE(testing::Message() << channels << " channels");
+    SCOPED_TRACE(::testing::Message() << channels << " channels");
     const std::vector<float> x = activations<float>(hw, channels, 1);
     const std::vector<float> dy = activations<float>(hw, channels, 2);
     const ReluNormPasses<float>& passes = channels == 8    ? relu_norm_passes<float, 8>()

@@ -7,14 +7,14 @@
 namespace normtrain {
 namespace {
 
-struct Result {
+struct ConvResult {
   torch::Tensor output;
   torch::Tensor weight_gradient;
 };
 
 // Output and weight gradient for a fixed output gradient, by the kernel or by torch::conv2d.
-Result run(const torch::Tensor& images, const torch::Tensor& weight_value,
-           const torch::Tensor& output_gradient, bool kernel) {
+ConvResult run(const torch::Tensor& images, const torch::Tensor& weight_value,
+               const torch::Tensor& output_gradient, bool kernel) {
   const torch::Tensor weight = weight_value.detach().clone().requires_grad_(true);
   const torch::Tensor output =
       kernel ? single_channel_conv3x3(images, weight) : torch::conv2d(images, weight);
@@ -28,8 +28,8 @@ void expect_matches_stock(std::int64_t batch, std::int64_t channels, std::int64_
   const torch::Tensor images = torch::randn({batch, 1, height, width}, options);
   const torch::Tensor weight = torch::randn({channels, 1, 3, 3}, options);
   const torch::Tensor dy = torch::randn({batch, channels, height - 2, width - 2}, options);
-  const Result kernel = run(images, weight, dy, true);
-  const Result stock = run(images, weight, dy, false);
+  const ConvResult kernel = run(images, weight, dy, true);
+  const ConvResult stock = run(images, weight, dy, false);
   ASSERT_EQ(kernel.output.sizes(), stock.output.sizes());
   EXPECT_TRUE(kernel.output.is_contiguous(at::MemoryFormat::ChannelsLast));
   EXPECT_TRUE(torch::allclose(kernel.output, stock.output, tolerance, tolerance))
@@ -54,9 +54,9 @@ TEST(SingleChannelConv, NoLessAccurateThanStockInFloat) {
   const torch::Tensor images = torch::randn({128, 1, 28, 28});
   const torch::Tensor weight = torch::randn({8, 1, 3, 3});
   const torch::Tensor dy = torch::randn({128, 8, 26, 26});
-  const Result kernel = run(images, weight, dy, true);
-  const Result stock = run(images, weight, dy, false);
-  const Result exact =
+  const ConvResult kernel = run(images, weight, dy, true);
+  const ConvResult stock = run(images, weight, dy, false);
+  const ConvResult exact =
       run(images.to(torch::kDouble), weight.to(torch::kDouble), dy.to(torch::kDouble), false);
   const double output_scale = exact.output.abs().max().item<double>();
   const double gradient_scale = exact.weight_gradient.abs().max().item<double>();
@@ -93,9 +93,9 @@ TEST(SingleChannelConv, ExamplesAndThreadCountsDoNotChangeTheBits) {
   const torch::Tensor dy = torch::randn({16, 8, 26, 26});
   const int before = at::get_num_threads();
   at::set_num_threads(1);
-  const Result one = run(images, weight, dy, true);
+  const ConvResult one = run(images, weight, dy, true);
   at::set_num_threads(2);
-  const Result two = run(images, weight, dy, true);
+  const ConvResult two = run(images, weight, dy, true);
   at::set_num_threads(before);
   EXPECT_TRUE(torch::equal(one.output, two.output));
   EXPECT_TRUE(torch::equal(one.weight_gradient, two.weight_gradient));

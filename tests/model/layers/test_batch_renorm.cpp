@@ -6,32 +6,35 @@
 
 #include <gtest/gtest.h>
 
+#include "float64_checks.hpp"
+
 namespace normtrain {
 namespace {
 
-const auto kDouble = torch::TensorOptions().dtype(torch::kFloat64);
+using testing::expect_near;
+using testing::kDouble;
 
 // Batch renormalization written out from the paper's formulas, one channel at a time in plain
 // double arithmetic, with the backward pass derived by hand: r and d are constants there, so
 // it is batch normalization's backward with the normalized value scaled by r.
-struct Reference {
+struct RenormReference {
   torch::Tensor y, dx, dweight, dbias, running_mean, running_var, r, d;
 };
 
-Reference reference(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                    const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                    const torch::Tensor& dy, double r_max, double d_max, double momentum,
-                    double eps) {
+RenormReference renorm_reference(const torch::Tensor& x, const torch::Tensor& weight,
+                                 const torch::Tensor& bias, const torch::Tensor& running_mean,
+                                 const torch::Tensor& running_var, const torch::Tensor& dy,
+                                 double r_max, double d_max, double momentum, double eps) {
   const std::int64_t n = x.size(0), channels = x.size(1), h = x.size(2), w = x.size(3);
   const double m = static_cast<double>(n * h * w);
-  Reference out{torch::empty_like(x),
-                torch::empty_like(x),
-                torch::empty({channels}, kDouble),
-                torch::empty({channels}, kDouble),
-                torch::empty({channels}, kDouble),
-                torch::empty({channels}, kDouble),
-                torch::empty({channels}, kDouble),
-                torch::empty({channels}, kDouble)};
+  RenormReference out{torch::empty_like(x),
+                      torch::empty_like(x),
+                      torch::empty({channels}, kDouble),
+                      torch::empty({channels}, kDouble),
+                      torch::empty({channels}, kDouble),
+                      torch::empty({channels}, kDouble),
+                      torch::empty({channels}, kDouble),
+                      torch::empty({channels}, kDouble)};
   const auto X = x.accessor<double, 4>();
   const auto G = dy.accessor<double, 4>();
   auto Y = out.y.accessor<double, 4>();
@@ -81,13 +84,13 @@ Reference reference(const torch::Tensor& x, const torch::Tensor& weight, const t
   return out;
 }
 
-struct Result {
+struct RenormResult {
   torch::Tensor y, dx, dweight, dbias;
 };
 
-Result run(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-           torch::Tensor running_mean, torch::Tensor running_var, const torch::Tensor& dy,
-           double r_max, double d_max) {
+RenormResult run(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                 torch::Tensor running_mean, torch::Tensor running_var, const torch::Tensor& dy,
+                 double r_max, double d_max) {
   const torch::Tensor xl = x.detach().clone().requires_grad_(true);
   const torch::Tensor wl = weight.detach().clone().requires_grad_(true);
   const torch::Tensor bl = bias.detach().clone().requires_grad_(true);
@@ -95,12 +98,6 @@ Result run(const torch::Tensor& x, const torch::Tensor& weight, const torch::Ten
       batch_renorm2d(xl, wl, bl, running_mean, running_var, /*training=*/true, r_max, d_max);
   y.backward(dy);
   return {y.detach(), xl.grad(), wl.grad(), bl.grad()};
-}
-
-void expect_near(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
-                 const char* what) {
-  EXPECT_TRUE(torch::allclose(actual, expected, tolerance, tolerance))
-      << what << ": largest difference " << (actual - expected).abs().max().item<double>();
 }
 
 // Moving averages chosen so that, against batches of mean ~0.3 and standard deviation ~1.5,
@@ -125,8 +122,8 @@ Inputs inputs() {
 TEST(BatchRenorm, MatchesTheFormulaValuesAndGradientsInDouble) {
   const double r_max = 2.0, d_max = 0.5;
   const Inputs s = inputs();
-  const Reference expected = reference(s.x, s.weight, s.bias, s.running_mean, s.running_var, s.dy,
-                                       r_max, d_max, 0.1, 1e-5);
+  const RenormReference expected = renorm_reference(s.x, s.weight, s.bias, s.running_mean,
+                                                    s.running_var, s.dy, r_max, d_max, 0.1, 1e-5);
   // The case exercises both sides of each clip.
   const torch::Tensor r_clipped = expected.r.eq(r_max) | expected.r.eq(1 / r_max);
   const torch::Tensor d_clipped = expected.d.abs().eq(d_max);
@@ -136,8 +133,8 @@ TEST(BatchRenorm, MatchesTheFormulaValuesAndGradientsInDouble) {
   for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
     torch::Tensor running_mean = s.running_mean.clone();
     torch::Tensor running_var = s.running_var.clone();
-    const Result actual = run(s.x.contiguous(format), s.weight, s.bias, running_mean, running_var,
-                              s.dy, r_max, d_max);
+    const RenormResult actual = run(s.x.contiguous(format), s.weight, s.bias, running_mean,
+                                    running_var, s.dy, r_max, d_max);
     expect_near(actual.y, expected.y, 1e-10, "y");
     expect_near(actual.dx, expected.dx, 1e-10, "dx");
     expect_near(actual.dweight, expected.dweight, 1e-10, "dweight");
@@ -157,7 +154,7 @@ TEST(BatchRenorm, WithoutCorrectionsTrainsAsBatchNorm) {
   const torch::Tensor y = torch::batch_norm(xl, wl, bl, bn_mean, bn_var, true, 0.1, 1e-5, false);
   y.backward(s.dy);
   torch::Tensor brn_mean = s.running_mean.clone(), brn_var = s.running_var.clone();
-  const Result brn = run(s.x, s.weight, s.bias, brn_mean, brn_var, s.dy, 1.0, 0.0);
+  const RenormResult brn = run(s.x, s.weight, s.bias, brn_mean, brn_var, s.dy, 1.0, 0.0);
   expect_near(brn.y, y.detach(), 1e-10, "y");
   expect_near(brn.dx, xl.grad(), 1e-10, "dx");
   expect_near(brn.dweight, wl.grad(), 1e-10, "dweight");
@@ -192,10 +189,10 @@ TEST(BatchRenorm, LimitsRiseLinearlyOverTheWarmUp) {
 
 // The module's output in training against the reference at its limits after `steps` steps.
 void expect_module_step(BatchRenorm2d& layer, const Inputs& s, double r_max, double d_max) {
-  const Reference expected =
-      reference(s.x.to(torch::kFloat64), layer->weight.detach().to(torch::kFloat64),
-                layer->bias.detach().to(torch::kFloat64), layer->running_mean.to(torch::kFloat64),
-                layer->running_var.to(torch::kFloat64), s.dy, r_max, d_max, 0.1, 1e-5);
+  const RenormReference expected = renorm_reference(
+      s.x.to(torch::kFloat64), layer->weight.detach().to(torch::kFloat64),
+      layer->bias.detach().to(torch::kFloat64), layer->running_mean.to(torch::kFloat64),
+      layer->running_var.to(torch::kFloat64), s.dy, r_max, d_max, 0.1, 1e-5);
   torch::NoGradGuard no_grad;
   const torch::Tensor y = layer->forward(s.x.to(torch::kFloat32));
   EXPECT_TRUE(torch::allclose(y.to(torch::kFloat64), expected.y, 1e-4, 1e-4))

@@ -5,24 +5,28 @@
 
 #include <gtest/gtest.h>
 
+#include "float64_checks.hpp"
+
 namespace normtrain {
 namespace {
 
-const auto kDouble = torch::TensorOptions().dtype(torch::kFloat64);
+using testing::expect_near;
+using testing::kDouble;
 
 // FRN + TLU from the paper's formulas, one (example, channel) plane at a time in plain double
 // arithmetic, with the backward pass derived by hand: for u = x / sqrt(nu^2 + eps) over the
 // plane's P positions, du_i/dx_j = s [i = j] - s^3 x_i x_j / P, with s = 1 / sqrt(nu^2 + eps).
-struct Reference {
+struct FrnReference {
   torch::Tensor z, dx, dweight, dbias, dtau;
 };
 
-Reference reference(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                    const torch::Tensor& tau, const torch::Tensor& dz, double eps) {
+FrnReference frn_reference(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias, const torch::Tensor& tau,
+                           const torch::Tensor& dz, double eps) {
   const std::int64_t n = x.size(0), channels = x.size(1), h = x.size(2), w = x.size(3);
   const double positions = static_cast<double>(h * w);
-  Reference out{torch::empty_like(x), torch::empty_like(x), torch::zeros({channels}, kDouble),
-                torch::zeros({channels}, kDouble), torch::zeros({channels}, kDouble)};
+  FrnReference out{torch::empty_like(x), torch::empty_like(x), torch::zeros({channels}, kDouble),
+                   torch::zeros({channels}, kDouble), torch::zeros({channels}, kDouble)};
   const auto X = x.accessor<double, 4>();
   const auto G = dz.accessor<double, 4>();
   auto Z = out.z.accessor<double, 4>();
@@ -65,12 +69,6 @@ Reference reference(const torch::Tensor& x, const torch::Tensor& weight, const t
   return out;
 }
 
-void expect_near(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
-                 const char* what) {
-  EXPECT_TRUE(torch::allclose(actual, expected, tolerance, tolerance))
-      << what << ": largest difference " << (actual - expected).abs().max().item<double>();
-}
-
 TEST(FilterResponseNorm, MatchesTheFormulaValuesAndGradientsInDouble) {
   torch::manual_seed(5);
   const std::int64_t channels = 5;
@@ -80,7 +78,7 @@ TEST(FilterResponseNorm, MatchesTheFormulaValuesAndGradientsInDouble) {
   const torch::Tensor tau = torch::randn({channels}, kDouble) * 0.5;
   const torch::Tensor dz = torch::randn({3, channels, 4, 6}, kDouble);
   const double eps = 1e-6;
-  const Reference expected = reference(x, weight, bias, tau, dz, eps);
+  const FrnReference expected = frn_reference(x, weight, bias, tau, dz, eps);
   // Both sides of the threshold occur.
   const torch::Tensor thresholded = expected.z.eq(tau.view({1, -1, 1, 1}));
   ASSERT_TRUE(thresholded.any().item<bool>() && (~thresholded).any().item<bool>());

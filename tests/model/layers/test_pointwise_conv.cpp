@@ -6,12 +6,12 @@
 namespace normtrain {
 namespace {
 
-struct Result {
+struct PointwiseResult {
   torch::Tensor y, dx, dweight;
 };
 
 template <typename Layer>
-Result run(Layer& layer, const torch::Tensor& x, const torch::Tensor& dy) {
+PointwiseResult run(Layer& layer, const torch::Tensor& x, const torch::Tensor& dy) {
   layer->zero_grad();
   const torch::Tensor xl = x.detach().clone().requires_grad_(true);
   const torch::Tensor y = layer->forward(xl);
@@ -47,8 +47,8 @@ TEST(PointwiseConv, ComputesWhatConv2dComputes) {
       for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
         const torch::Tensor x = torch::randn({batch, 24, 12, 12}).contiguous(format);
         const torch::Tensor dy = torch::randn({batch, 18, 12, 12});
-        const Result a = run(pointwise, x, dy);
-        const Result b = run(plain, x, dy);
+        const PointwiseResult a = run(pointwise, x, dy);
+        const PointwiseResult b = run(plain, x, dy);
         const bool same_backend = batch >= 16 || threads > 1 || batch == 1;
         for (const auto& [actual, expected] :
              {std::pair{a.y, b.y}, std::pair{a.dx, b.dx}, std::pair{a.dweight, b.dweight}}) {

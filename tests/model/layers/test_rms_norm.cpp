@@ -4,23 +4,26 @@
 
 #include <gtest/gtest.h>
 
+#include "float64_checks.hpp"
+
 namespace normtrain {
 namespace {
 
-const auto kDouble = torch::TensorOptions().dtype(torch::kFloat64);
+using testing::expect_near;
+using testing::kDouble;
 
 // RMS normalization from its formula, one example at a time in plain double arithmetic, with
 // the backward pass derived by hand: for u = x / sqrt(mean(x^2) + eps) over the example's P
 // values, du_i/dx_j = s [i = j] - s^3 x_i x_j / P, with s = 1 / sqrt(mean(x^2) + eps).
-struct Reference {
+struct RmsReference {
   torch::Tensor y, dx, dweight;
 };
 
-Reference reference(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& dy,
-                    double eps) {
+RmsReference rms_reference(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& dy, double eps) {
   const std::int64_t n = x.size(0), channels = x.size(1), h = x.size(2), w = x.size(3);
   const double values = static_cast<double>(channels * h * w);
-  Reference out{torch::empty_like(x), torch::empty_like(x), torch::zeros({channels}, kDouble)};
+  RmsReference out{torch::empty_like(x), torch::empty_like(x), torch::zeros({channels}, kDouble)};
   const auto X = x.accessor<double, 4>();
   const auto G = dy.accessor<double, 4>();
   const auto W = weight.accessor<double, 1>();
@@ -52,12 +55,6 @@ Reference reference(const torch::Tensor& x, const torch::Tensor& weight, const t
   return out;
 }
 
-void expect_near(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
-                 const char* what) {
-  EXPECT_TRUE(torch::allclose(actual, expected, tolerance, tolerance))
-      << what << ": largest difference " << (actual - expected).abs().max().item<double>();
-}
-
 TEST(RmsNorm, MatchesTheFormulaValuesAndGradientsInDouble) {
   torch::manual_seed(7);
   const std::int64_t channels = 6;
@@ -65,7 +62,7 @@ TEST(RmsNorm, MatchesTheFormulaValuesAndGradientsInDouble) {
   const torch::Tensor x = torch::randn({3, channels, 4, 5}, kDouble) + 1.5;
   const torch::Tensor weight = torch::randn({channels}, kDouble);
   const torch::Tensor dy = torch::randn({3, channels, 4, 5}, kDouble);
-  const Reference expected = reference(x, weight, dy, 1e-5);
+  const RmsReference expected = rms_reference(x, weight, dy, 1e-5);
   for (const auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
     const torch::Tensor xl = x.contiguous(format).detach().clone().requires_grad_(true);
     const torch::Tensor wl = weight.clone().requires_grad_(true);

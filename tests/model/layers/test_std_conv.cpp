@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "float64_checks.hpp"
+
 namespace normtrain {
 namespace {
 
-const auto kDouble = torch::TensorOptions().dtype(torch::kFloat64);
+using testing::expect_near;
+using testing::kDouble;
 
 // Each output channel's weight standardized over its fan-in, from the formula in plain double
 // arithmetic: (w - mean) / sqrt(biased variance + eps).
@@ -60,12 +63,6 @@ torch::Tensor reference_weight_gradient(const torch::Tensor& weight, const torch
     }
   }
   return out.reshape_as(weight);
-}
-
-void expect_near(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
-                 const char* what) {
-  EXPECT_TRUE(torch::allclose(actual, expected, tolerance, tolerance))
-      << what << ": largest difference " << (actual - expected).abs().max().item<double>();
 }
 
 TEST(StdConv, StandardizesEachOutputChannelAsTheFormulaSays) {
