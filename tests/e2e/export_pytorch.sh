@@ -38,16 +38,45 @@ loss_of() {
   sed -n 's/.*test loss \([0-9.]*\),.*/\1/p' <<<"$1"
 }
 
-# Exports RUN as FORMAT and checks the script's line against eval's (see above).
-round_trip() {  # RUN FORMAT FILE
+# Exports RUN as FORMAT and records the line `normtrain eval` prints for it.
+declare -A expected_line run_of
+exported=()
+export_run() {  # RUN FORMAT FILE
   local run=$1 format=$2 file=$out/$3
   "$bin" export --checkpoint "$out/$run" --format "$format" --out "$file" >"$out/said"
   grep -q "^wrote $file ($format)" "$out/said" || fail "export said: $(cat "$out/said")"
-  local expected actual
-  expected=$("$bin" eval --checkpoint "$out/$run" --data-dir "$data" --out "$out/$run-eval" \
-    --no-download --quiet)
-  actual=$("$python" "$script" "$file" --data-dir "$data")
-  echo "$run ($format): $actual"
+  expected_line[$file]=$("$bin" eval --checkpoint "$out/$run" --data-dir "$data" \
+    --out "$out/$run-eval" --no-download --quiet)
+  run_of[$file]=$run
+  exported+=("$file")
+}
+
+# Runs the script on every exported file (its main() in one Python, which imports torch once:
+# seconds per file saved) and checks each line against eval's (see above).
+check_round_trips() {
+  local file status actual
+  "$python" - "$(dirname "$script")" "$data" "${exported[@]}" >"$out/lines" <<'PY' ||
+import contextlib, io, sys
+sys.path.insert(0, sys.argv[1])
+import to_pytorch
+for path in sys.argv[3:]:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = to_pytorch.main([path, "--data-dir", sys.argv[2]])
+    print(f"{path}\t{status}\t{printed.getvalue().strip()}")
+PY
+    fail "the script's main() failed: $(cat "$out/lines")"
+  [ "$(wc -l <"$out/lines")" -eq ${#exported[@]} ] ||
+    fail "expected ${#exported[@]} lines from the script, got: $(cat "$out/lines")"
+  while IFS=$'\t' read -r file status actual; do
+    [ "$status" = 0 ] || fail "to_pytorch.py $file exited $status"
+    check_line "${run_of[$file]}" "$file" "$actual" "${expected_line[$file]}"
+  done <"$out/lines"
+}
+
+check_line() {  # RUN FILE ACTUAL EXPECTED
+  local run=$1 file=$2 actual=$3 expected=$4
+  echo "$run (${file##*/}): $actual"
   [ "$actual" = "$expected" ] && return
   local kernels
   kernels=$(sed -n 's/.*"kernels": "\([a-z]*\)".*/\1/p' "$out/$run/run.json")
@@ -55,7 +84,7 @@ round_trip() {  # RUN FORMAT FILE
     [ "${actual/test loss $(loss_of "$actual")/}" = "${expected/test loss $(loss_of "$expected")/}" ] &&
     awk -v a="$(loss_of "$actual")" -v e="$(loss_of "$expected")" \
       'BEGIN { exit !(a - e <= 2e-6 && e - a <= 2e-6) }' ||
-    fail "$run ($format, $kernels kernels): to_pytorch.py printed
+    fail "$run (${file##*/}, $kernels kernels): to_pytorch.py printed
   $actual
 normtrain eval printed
   $expected"
@@ -77,19 +106,24 @@ train frn --norm frn --limit-train 1024
 train rms --norm rms --limit-train 1024
 train gn-ws --norm gn --groups 4 --weight-standardization --kernels stock --limit-train 1024
 
-round_trip bn safetensors bn.safetensors
-round_trip ln safetensors ln.safetensors
-round_trip gn safetensors gn.safetensors
-round_trip in safetensors in.safetensors
-round_trip none safetensors none.safetensors
-round_trip bn-stock safetensors bn-stock.safetensors
-round_trip gn-stock safetensors gn-stock.safetensors
-round_trip bn-stock torchscript bn-stock.pt
-round_trip gn torchscript gn.pt
+export_run bn safetensors bn.safetensors
+export_run ln safetensors ln.safetensors
+export_run gn safetensors gn.safetensors
+export_run in safetensors in.safetensors
+export_run none safetensors none.safetensors
+export_run bn-stock safetensors bn-stock.safetensors
+export_run gn-stock safetensors gn-stock.safetensors
+export_run bn-stock torchscript bn-stock.pt
+export_run gn torchscript gn.pt
 for run in brn frn rms gn-ws; do
-  round_trip "$run" safetensors "$run.safetensors"
-  round_trip "$run" torchscript "$run.pt"
+  export_run "$run" safetensors "$run.safetensors"
+  export_run "$run" torchscript "$run.pt"
 done
+check_round_trips
+# The command line itself, once.
+expected=${expected_line[$out/ln.safetensors]}
+actual=$("$python" "$script" "$out/ln.safetensors" --data-dir "$data")
+check_line ln "$out/ln.safetensors" "$actual" "$expected"
 
 # Training in PyTorch carries on as normtrain trains: the script's batch renormalization is
 # batch normalization while its limits are r_max = 1, d_max = 0 (the warm-up's start), outputs,
