@@ -26,7 +26,7 @@ std::vector<SweepRun> runs_of(const Words& grid, const std::filesystem::path& di
 
 // Leaves in the run's folder the run.json (and checkpoint) a run of `config` writes after
 // `epochs` epochs; without syncing them to disk, for speed.
-void write_run(const TrainConfig& config, const std::string& status, int epochs) {
+void write_sweep_run(const TrainConfig& config, const std::string& status, int epochs) {
   std::filesystem::create_directories(config.out_dir);
   RunRecord record;
   record.config = config;
@@ -40,9 +40,9 @@ TEST(SweepRun, EachFolderGetsNormtrainsPlan) {
   TempDir temp;
   std::vector<SweepRun> runs =
       runs_of({"--norm", "ln", "--seed", "1,2,3,4", "--epochs", "2"}, temp.path());
-  write_run(runs[1].config, "completed", 2);
-  write_run(runs[2].config, "interrupted", 1);
-  write_run(runs[3].config, "diverged", 1);
+  write_sweep_run(runs[1].config, "completed", 2);
+  write_sweep_run(runs[2].config, "interrupted", 1);
+  write_sweep_run(runs[3].config, "diverged", 1);
   plan_sweep(runs);
   EXPECT_EQ(action_word(runs[0]), "start");
   EXPECT_EQ(action_word(runs[1]), "skip");
@@ -59,7 +59,7 @@ TEST(SweepRun, AFolderHoldingADifferentRunIsRefusedNamingTheFlags) {
   std::vector<SweepRun> runs = runs_of({"--norm", "gn", "--lr", "0.05"}, temp.path());
   TrainConfig other = runs[0].config;
   other.lr = 0.01;
-  write_run(other, "completed", 20);
+  write_sweep_run(other, "completed", 20);
   plan_sweep(runs);
   EXPECT_FALSE(runs[0].plan);
   EXPECT_EQ(action_word(runs[0]), "refused");
@@ -78,7 +78,7 @@ TEST(SweepRun, PlansAThousandRunsFromTheirFolders) {
   const auto expanded = std::chrono::steady_clock::now();
   ASSERT_EQ(runs.size(), 1000u);
   // Half the folders hold their run, complete; half are empty.
-  for (std::size_t i = 0; i < runs.size(); i += 2) write_run(runs[i].config, "completed", 3);
+  for (std::size_t i = 0; i < runs.size(); i += 2) write_sweep_run(runs[i].config, "completed", 3);
   const auto planning = std::chrono::steady_clock::now();
   plan_sweep(runs);
   const auto planned = std::chrono::steady_clock::now();
@@ -106,7 +106,7 @@ TEST(SweepRun, ArgumentsAddThreadsQuietOutAndContinue) {
 TEST(SweepRun, SummaryAndExitStatus) {
   TempDir temp;
   std::vector<SweepRun> runs = runs_of({"--norm", "ln,gn"}, temp.path() / "with space");
-  write_run(runs[1].config, "completed", 20);
+  write_sweep_run(runs[1].config, "completed", 20);
   write_file_atomically(runs[1].dir / "metrics.csv", "epoch\n");
   SweepTally tally;
   tally.completed = 1;

@@ -59,7 +59,10 @@ check_round_trips() {
 import contextlib, io, sys
 sys.path.insert(0, sys.argv[1])
 import to_pytorch
+onednn = to_pytorch.torch.backends.mkldnn.enabled
 for path in sys.argv[3:]:
+    # As in a process of its own: main() may turn oneDNN off for a file (Debian 13's faults).
+    to_pytorch.torch.backends.mkldnn.enabled = onednn
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         status = to_pytorch.main([path, "--data-dir", sys.argv[2]])

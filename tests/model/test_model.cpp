@@ -20,7 +20,7 @@ namespace normtrain {
 namespace {
 
 // Every norm, with the fused kernels and with the stock operators.
-std::vector<ModelOptions> every_norm() {
+std::vector<ModelOptions> model_variants() {
   std::vector<ModelOptions> all;
   for (bool fused : {true, false}) {
     all.push_back({NormKind::kBatch, 8, 0.0, fused});
@@ -31,7 +31,7 @@ std::vector<ModelOptions> every_norm() {
 }
 
 TEST(Model, HasExactly9752ParametersWithEveryNorm) {
-  for (const ModelOptions& options : every_norm()) {
+  for (const ModelOptions& options : model_variants()) {
     NormNet model(options);
     EXPECT_EQ(count_parameters(*model), 9752) << to_flag(options.norm) << options.groups;
   }
@@ -62,7 +62,7 @@ TEST(Model, ParameterCountsOfTheNormsWithoutFusedKernels) {
 }
 
 TEST(Model, WeightStandardizationKeepsTheParameterCount) {
-  std::vector<ModelOptions> all = every_norm();
+  std::vector<ModelOptions> all = model_variants();
   for (const ModelOptions& options : stock_only_norms()) all.push_back(options);
   for (ModelOptions options : all) {
     const std::int64_t plain = count_parameters(*NormNet(options));
@@ -174,7 +174,7 @@ TEST(Model, InstanceNormNormalizesEachChannelOfEachExample) {
 
 TEST(Model, OutputsLogProbabilitiesForEveryExample) {
   torch::manual_seed(0);
-  for (const ModelOptions& options : every_norm()) {
+  for (const ModelOptions& options : model_variants()) {
     NormNet model(options);
     const torch::Tensor out = model->forward(torch::randn({5, 1, 28, 28}));
     ASSERT_EQ(out.sizes(), (std::vector<std::int64_t>{5, 10}));

@@ -12,7 +12,7 @@ namespace normtrain {
 namespace {
 
 // Every norm, with the fused kernels and with the stock operators.
-std::vector<ModelOptions> every_norm() {
+std::vector<ModelOptions> scripted_variants() {
   std::vector<ModelOptions> all;
   for (bool fused : {true, false}) {
     all.push_back({NormKind::kBatch, 8, 0.0, fused});
@@ -55,7 +55,7 @@ TEST(TorchScriptModule, ComputesWhatTheModelComputesInEvaluation) {
   const torch::Tensor images = torch::randn({6, 1, 28, 28});
   const testing::OneDnnSettingRestorer restorer;
   testing::use_right_nchw_convolutions(images.size(0));
-  for (const ModelOptions& options : every_norm()) {
+  for (const ModelOptions& options : scripted_variants()) {
     NormNet model = trained_looking_model(options);
     torch::jit::Module scripted = to_torchscript(model, options);
     torch::NoGradGuard no_grad;
@@ -68,7 +68,7 @@ TEST(TorchScriptModule, ComputesWhatTheModelComputesInEvaluation) {
 }
 
 TEST(TorchScriptModule, StateDictNamesAreThePyTorchNames) {
-  for (const ModelOptions& options : every_norm()) {
+  for (const ModelOptions& options : scripted_variants()) {
     NormNet model = trained_looking_model(options);
     torch::jit::Module scripted = to_torchscript(model, options);
     std::map<std::string, torch::Tensor> state;

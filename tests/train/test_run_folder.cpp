@@ -23,8 +23,8 @@ TrainConfig continuing(const std::filesystem::path& dir) {
 }
 
 // Writes the run.json a run of `config` leaves after `epochs` epochs with `status`.
-void write_run(const TrainConfig& config, const std::string& status, int epochs,
-               bool with_checkpoint = true) {
+void write_finished_run(const TrainConfig& config, const std::string& status, int epochs,
+                        bool with_checkpoint = true) {
   const std::filesystem::path dir = resolved_out_dir(config);
   std::filesystem::create_directories(dir);
   RunRecord record;
@@ -78,7 +78,7 @@ TEST(RunFolder, ContinueSkipsTheSameCompleteRun) {
   TempDir temp;
   TrainConfig config = continuing(temp.path() / "run");
   config.epochs = 3;
-  write_run(config, "completed", 3);
+  write_finished_run(config, "completed", 3);
   EXPECT_EQ(plan_run(config).action, RunAction::kSkip);
   // Where and how it runs is not part of what it computes.
   config.threads = 5;
@@ -92,7 +92,7 @@ TEST(RunFolder, ContinueRefusesADifferentRunNamingTheFlags) {
   TempDir temp;
   TrainConfig config = continuing(temp.path() / "run");
   config.epochs = 1;
-  write_run(config, "completed", 1);
+  write_finished_run(config, "completed", 1);
   TrainConfig other = config;
   other.lr = 0.05;
   const std::string message = usage_error_of(other);
@@ -100,10 +100,10 @@ TEST(RunFolder, ContinueRefusesADifferentRunNamingTheFlags) {
   EXPECT_NE(message.find("--lr 0.01 (saved) vs 0.05 (requested)"), std::string::npos) << message;
   // A completed run with more epochs than asked for is not this run either.
   TrainConfig shorter = config;
-  write_run(config, "completed", 1);
+  write_finished_run(config, "completed", 1);
   shorter.epochs = 1;
   EXPECT_EQ(plan_run(shorter).action, RunAction::kSkip);
-  write_run(config, "completed", 2);
+  write_finished_run(config, "completed", 2);
   EXPECT_NE(usage_error_of(shorter).find("--epochs"), std::string::npos);
 }
 
@@ -112,12 +112,12 @@ TEST(RunFolder, ContinueResumesOrExtendsTheSameRun) {
   TrainConfig config = continuing(temp.path() / "run");
   config.epochs = 4;
   for (const char* status : {"interrupted", "failed", "running"}) {
-    write_run(config, status, 2);
+    write_finished_run(config, status, 2);
     const RunPlan plan = plan_run(config);
     EXPECT_EQ(plan.action, RunAction::kResume) << status;
     EXPECT_EQ(plan.completed_epochs, 2);
   }
-  write_run(config, "completed", 2);
+  write_finished_run(config, "completed", 2);
   EXPECT_EQ(plan_run(config).action, RunAction::kExtend);
   // Without a checkpoint there is nothing to continue from.
   std::filesystem::remove(temp.path() / "run" / "checkpoint.pt");
@@ -129,7 +129,7 @@ TEST(RunFolder, OneCycleEpochsArePartOfTheRun) {
   TrainConfig config = continuing(temp.path() / "run");
   config.schedule.kind = SchedulerKind::kOneCycle;
   config.epochs = 2;
-  write_run(config, "completed", 2);
+  write_finished_run(config, "completed", 2);
   TrainConfig longer = config;
   longer.epochs = 3;
   EXPECT_NE(usage_error_of(longer).find("one-cycle"), std::string::npos);
@@ -138,7 +138,7 @@ TEST(RunFolder, OneCycleEpochsArePartOfTheRun) {
 TEST(RunFolder, ADivergedRunIsNotTrainedAgain) {
   TempDir temp;
   TrainConfig config = continuing(temp.path() / "run");
-  write_run(config, "diverged", 1);
+  write_finished_run(config, "diverged", 1);
   const RunPlan plan = plan_run(config);
   EXPECT_EQ(plan.action, RunAction::kDiverged);
   EXPECT_NE(plan.detail.find("diverged"), std::string::npos);

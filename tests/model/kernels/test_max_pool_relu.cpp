@@ -10,13 +10,13 @@ namespace normtrain {
 namespace {
 
 // Values and input gradients of f(x) for a given output gradient.
-struct Result {
+struct PoolResult {
   torch::Tensor y;
   torch::Tensor dx;
 };
 
 template <typename F>
-Result run(const torch::Tensor& x_in, const torch::Tensor& dy, F f) {
+PoolResult run(const torch::Tensor& x_in, const torch::Tensor& dy, F f) {
   torch::Tensor x = x_in.detach().clone(at::MemoryFormat::Preserve).requires_grad_();
   torch::Tensor y = f(x);
   y.backward(dy);
@@ -33,8 +33,8 @@ torch::Tensor channels_last(const torch::Tensor& x) {
 
 // Exact equality: the fused operation only compares and copies values.
 void expect_identical(const torch::Tensor& x, const torch::Tensor& dy) {
-  const Result fused = run(x, dy, max_pool2_relu);
-  const Result reference = run(x, dy, stock);
+  const PoolResult fused = run(x, dy, max_pool2_relu);
+  const PoolResult reference = run(x, dy, stock);
   EXPECT_EQ(fused.y.sizes(), reference.y.sizes());
   // The fused path keeps channels-last; the stock one keeps the input's layout.
   EXPECT_EQ(fused.y.suggest_memory_format(), x.suggest_memory_format());
@@ -68,7 +68,7 @@ TEST(MaxPool2Relu, NaNWinsItsWindowAndNegativeWindowsGetNoGradient) {
   x[0][1][0][3] = 5.0f;
   x = channels_last(x);
   const torch::Tensor dy = channels_last(torch::full({1, 2, 1, 2}, 3.0f));
-  const Result fused = run(x, dy, max_pool2_relu);
+  const PoolResult fused = run(x, dy, max_pool2_relu);
   EXPECT_TRUE(std::isnan(fused.y[0][0][0][0].item<float>()));
   EXPECT_EQ(fused.y[0][0][0][1].item<float>(), 0.0f);
   EXPECT_EQ(fused.y[0][1][0][1].item<float>(), 5.0f);
@@ -77,7 +77,7 @@ TEST(MaxPool2Relu, NaNWinsItsWindowAndNegativeWindowsGetNoGradient) {
   EXPECT_EQ(fused.dx[0][1][0][3].item<float>(), 3.0f);
   EXPECT_EQ(fused.dx[0][1].abs().sum().item<float>(), 3.0f);
   // Stock agrees, NaN included (torch::equal treats NaN as unequal, so compare around it).
-  const Result reference = run(x, dy, stock);
+  const PoolResult reference = run(x, dy, stock);
   EXPECT_TRUE(torch::equal(fused.dx, reference.dx));
   EXPECT_TRUE(std::isnan(reference.y[0][0][0][0].item<float>()));
 }
@@ -97,9 +97,9 @@ TEST(MaxPool2Relu, OneAndTwoThreadsGiveTheSameBits) {
   const torch::Tensor dy = channels_last(torch::randn({16, 18, 12, 12}));
   const int before = at::get_num_threads();
   at::set_num_threads(1);
-  const Result one = run(x, dy, max_pool2_relu);
+  const PoolResult one = run(x, dy, max_pool2_relu);
   at::set_num_threads(2);
-  const Result two = run(x, dy, max_pool2_relu);
+  const PoolResult two = run(x, dy, max_pool2_relu);
   at::set_num_threads(before);
   EXPECT_TRUE(torch::equal(one.y, two.y));
   EXPECT_TRUE(torch::equal(one.dx, two.dx));
@@ -113,8 +113,8 @@ TEST(MaxPool2Relu, InfiniteGradientThroughABlockedReluGivesZero) {
   x = channels_last(x);
   const float inf = std::numeric_limits<float>::infinity();
   const torch::Tensor dy = channels_last(torch::full({1, 2, 1, 2}, inf));
-  const Result fused = run(x, dy, max_pool2_relu);
-  const Result reference = run(x, dy, stock);
+  const PoolResult fused = run(x, dy, max_pool2_relu);
+  const PoolResult reference = run(x, dy, stock);
   EXPECT_TRUE(torch::equal(fused.dx, reference.dx));
   EXPECT_EQ(fused.dx[0][0].abs().sum().item<float>(), 0.0f);
   EXPECT_EQ(fused.dx[0][1][1][1].item<float>(), inf);
@@ -143,7 +143,8 @@ TEST(MaxPool2Relu, OtherInputsTakeTheStockPath) {
   torch::manual_seed(3);
   // Odd sizes (the last row and column take no part) and NCHW input.
   expect_identical(torch::randn({2, 4, 7, 5}), torch::randn({2, 4, 3, 2}));
-  const Result nchw = run(torch::randn({2, 4, 6, 6}), torch::randn({2, 4, 3, 3}), max_pool2_relu);
+  const PoolResult nchw =
+      run(torch::randn({2, 4, 6, 6}), torch::randn({2, 4, 3, 3}), max_pool2_relu);
   EXPECT_EQ(nchw.y.sizes(), (std::vector<std::int64_t>{2, 4, 3, 3}));
 }
 
