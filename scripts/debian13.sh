@@ -26,17 +26,25 @@ archive_mirror() {
 }
 
 scripts/install_deps.sh debootstrap rsync
+mkdir -p "$(dirname "$root")"
+# One run at a time per root: two would debootstrap, copy and build into the same folders.
+exec 8>"$root.lock"
+flock 8
 if [ ! -f "$root/.normtrain-root" ]; then
   mirror=$(archive_mirror)
   echo "debian13: debootstrap trixie from $mirror into $root (the first time: minutes)"
-  rm -rf "$root.partial"
-  mkdir -p "$(dirname "$root")"
+  rm -rf --one-file-system "$root.partial"
   debootstrap --variant=minbase trixie "$root.partial" "$mirror" >"$root.debootstrap.log" 2>&1 \
     || { tail -n 20 "$root.debootstrap.log" >&2; exit 1; }
   # Daemons installed later (munge, Slurm) must not start inside the chroot at install time.
   printf '#!/bin/sh\nexit 101\n' >"$root.partial/usr/sbin/policy-rc.d"
   chmod +x "$root.partial/usr/sbin/policy-rc.d"
-  rm -rf "$root"
+  # A root without its mark is a failed attempt; never delete through a mount left in it.
+  if grep -q " $root/" /proc/mounts; then
+    echo "debian13: something is still mounted under $root; unmount it first" >&2
+    exit 1
+  fi
+  rm -rf --one-file-system "$root"
   mv "$root.partial" "$root"
   touch "$root/.normtrain-root"
 fi
@@ -79,6 +87,7 @@ if [ -d ../shared/data ]; then bind "$(cd ../shared && pwd)" /normtrain/shared r
 if [ $# -eq 0 ]; then
   set -- bash -c 'scripts/install_slurm.sh && NORMTRAIN_PRESET=ci scripts/test.sh'
 fi
+# The lock's descriptor stays out: a daemon a test leaves behind must not hold the root locked.
 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  bash -c 'cd "$0" && exec "$@"' "$workdir" "$@"
+  bash -c 'cd "$0" && exec "$@"' "$workdir" "$@" 8>&-
