@@ -38,16 +38,17 @@ loss_of() {
   sed -n 's/.*test loss \([0-9.]*\),.*/\1/p' <<<"$1"
 }
 
-# Exports RUN as FORMAT and records the line `normtrain eval` prints for it.
-declare -A expected_line run_of
+# Exports RUN as FORMAT to RUN.safetensors or RUN.pt and records the line `normtrain eval`
+# prints for the run.
+declare -A expected_line
 exported=()
-export_run() {  # RUN FORMAT FILE
-  local run=$1 format=$2 file=$out/$3
+export_run() {  # RUN FORMAT
+  local run=$1 format=$2 file=$out/$1.safetensors
+  [ "$format" = safetensors ] || file=$out/$run.pt
   "$bin" export --checkpoint "$out/$run" --format "$format" --out "$file" >"$out/said"
   grep -q "^wrote $file ($format)" "$out/said" || fail "export said: $(cat "$out/said")"
   expected_line[$file]=$("$bin" eval --checkpoint "$out/$run" --data-dir "$data" \
     --out "$out/$run-eval" --no-download --quiet)
-  run_of[$file]=$run
   exported+=("$file")
 }
 
@@ -73,12 +74,13 @@ PY
     fail "expected ${#exported[@]} lines from the script, got: $(cat "$out/lines")"
   while IFS=$'\t' read -r file status actual; do
     [ "$status" = 0 ] || fail "to_pytorch.py $file exited $status"
-    check_line "${run_of[$file]}" "$file" "$actual" "${expected_line[$file]}"
+    check_line "$file" "$actual" "${expected_line[$file]}"
   done <"$out/lines"
 }
 
-check_line() {  # RUN FILE ACTUAL EXPECTED
-  local run=$1 file=$2 actual=$3 expected=$4
+check_line() {  # FILE ACTUAL EXPECTED
+  local file=$1 actual=$2 expected=$3 run=${1##*/}
+  run=${run%.*}
   echo "$run (${file##*/}): $actual"
   [ "$actual" = "$expected" ] && return
   local kernels
@@ -109,24 +111,18 @@ train frn --norm frn --limit-train 1024
 train rms --norm rms --limit-train 1024
 train gn-ws --norm gn --groups 4 --weight-standardization --kernels stock --limit-train 1024
 
-export_run bn safetensors bn.safetensors
-export_run ln safetensors ln.safetensors
-export_run gn safetensors gn.safetensors
-export_run in safetensors in.safetensors
-export_run none safetensors none.safetensors
-export_run bn-stock safetensors bn-stock.safetensors
-export_run gn-stock safetensors gn-stock.safetensors
-export_run bn-stock torchscript bn-stock.pt
-export_run gn torchscript gn.pt
+for run in bn ln gn in none bn-stock gn-stock; do export_run "$run" safetensors; done
+export_run bn-stock torchscript
+export_run gn torchscript
 for run in brn frn rms gn-ws; do
-  export_run "$run" safetensors "$run.safetensors"
-  export_run "$run" torchscript "$run.pt"
+  export_run "$run" safetensors
+  export_run "$run" torchscript
 done
 check_round_trips
 # The command line itself, once.
 expected=${expected_line[$out/ln.safetensors]}
 actual=$("$python" "$script" "$out/ln.safetensors" --data-dir "$data")
-check_line ln "$out/ln.safetensors" "$actual" "$expected"
+check_line "$out/ln.safetensors" "$actual" "$expected"
 
 # Training in PyTorch carries on as normtrain trains: the script's batch renormalization is
 # batch normalization while its limits are r_max = 1, d_max = 0 (the warm-up's start), outputs,
