@@ -3,6 +3,7 @@
 #include "normtrain/model/architecture.hpp"
 #include "normtrain/model/kernels/fused_relu_norm.hpp"
 #include "normtrain/model/kernels/max_pool_relu.hpp"
+#include "normtrain/model/kernels/pointwise_conv_kernel.hpp"
 #include "normtrain/model/kernels/single_channel_conv.hpp"
 #include "normtrain/model/layers/batch_renorm.hpp"
 #include "normtrain/model/layers/filter_response_norm.hpp"
@@ -60,6 +61,12 @@ nn::AnyModule make_norm(const ModelOptions& options, int channels) {
 
 nn::Conv2d conv(int in_channels, int out_channels, int kernel) {
   return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel).bias(false));
+}
+
+// A 1x1 convolution; fused, by normtrain's own kernel on the CPU.
+nn::AnyModule pointwise_conv(const ModelOptions& options, int in_channels, int out_channels) {
+  if (options.fused) return nn::AnyModule(FusedPointwiseConv2d(in_channels, out_channels));
+  return nn::AnyModule(PointwiseConv2d(in_channels, out_channels));
 }
 
 // A block's 3x3 convolution, weight-standardized or not; fused, the first block's (one input
@@ -144,7 +151,7 @@ NormNetImpl::NormNetImpl(const ModelOptions& options)
   norm_sites_.push_back(add_block(layers, options, 1, channels[0]));            // 8 x 26 x 26
   norm_sites_.push_back(add_block(layers, options, channels[0], channels[1]));  // 24 x 24 x 24
   // Transition: fewer channels, then halve the resolution.
-  layers->push_back(PointwiseConv2d(channels[1], kTransitionChannels));
+  layers->push_back(pointwise_conv(options, channels[1], kTransitionChannels));
   if (options.fused) {
     // ReLU is monotonic, so max-pooling first gives exactly the same values and gradients;
     // fused, both take one pass. The identity keeps the later layers at their indices, which
@@ -162,7 +169,7 @@ NormNetImpl::NormNetImpl(const ModelOptions& options)
     norm_sites_[i].name = "block" + std::to_string(i + 1);
   }
   layers->push_back(nn::AvgPool2d(6));  // global average: 16 x 1 x 1
-  layers->push_back(PointwiseConv2d(channels[4], 10));
+  layers->push_back(pointwise_conv(options, channels[4], 10));
   layers->push_back(nn::Flatten());
   layers->push_back(nn::LogSoftmax(1));
   layers_ = register_module("layers", layers);
