@@ -145,19 +145,22 @@ int main(int argc, char** argv) {
     phases["3 backward"].push_back(backward_ms);
     phases["4 optimizer step"].push_back(step_ms);
     phases["5 total"].push_back(data_ms + forward_ms + backward_ms + step_ms);
+  }
+  trace.reset();  // writes the trace file
 
-    // Per-layer forward times, without autograd bookkeeping distorting them less than needed.
-    if (trace) continue;  // the trace is of training steps alone
+  // Per-layer forward times, after the steps: between steps they would let the slices' helper
+  // thread fall asleep, and the next step pay for waking it.
+  for (int pass = 0; pass < steps && trace_path.empty(); ++pass) {
+    const normtrain::Batch batch = batches[pass % batches.size()];
     torch::Tensor x =
         config.fused_kernels ? normtrain::as_channels_last(batch.inputs) : batch.inputs;
     int index = 0;
     for (torch::nn::AnyModule& layer : *model->layers()) {
-      t = Clock::now();
+      const auto t = Clock::now();
       x = layer.forward(x);
       layers[fmt::format("{:02d} {}", ++index, layer.ptr()->name())].push_back(ms_since(t));
     }
   }
-  trace.reset();  // writes the trace file
   fmt::print("{} {} kernels, batch {}, {} threads, median of {} steps (ms)\n", norm,
              config.fused_kernels ? "fused" : "stock", batch_size, torch::get_num_threads(), steps);
   if (sliced)
