@@ -3,7 +3,9 @@
 
     bench_table.py table RUNS.tsv     prints the table: per norm and batch size, the median
                                       images/s of each peer, and normtrain's ratio to the
-                                      fastest expert and seed-loop variant
+                                      fastest expert and seed-loop variant (by its median): in
+                                      each repetition normtrain's rate over that variant's in
+                                      the same repetition, the median of those ratios
     bench_table.py runs RUNS.tsv      prints every run's images/s, in the order they ran
     bench_table.py readme FILE.md     in FILE.md, replaces whatever lies between
                                       <!-- bench-table: REPORT.md --> and <!-- /bench-table -->
@@ -13,6 +15,11 @@
 RUNS.tsv has a header and one row per run: kind (normtrain, expert or seed), peer (its label),
 norm, batch, rep, images_per_second, loss. A run whose loss is not finite learned nothing: its
 cell says so, and it takes no part in the ratios.
+
+Why ratios within a repetition: the machines this runs on drift in speed by tens of percent over
+minutes (normtrain's own rate over seven repetitions of one cell spread from 3,348 to 5,217
+images/s). The runs of one repetition ran close together in time, so their ratio cancels most of
+the drift; a ratio of two medians would compare runs from different moments.
 """
 
 import csv
@@ -44,6 +51,23 @@ def cells(runs):
     return table, peers, kinds
 
 
+def rates_by_rep(runs):
+    """{(norm, batch): {peer: {rep: images/s}}}."""
+    table = {}
+    for run in runs:
+        key = (run["norm"], int(run["batch"]))
+        table.setdefault(key, {}).setdefault(run["peer"], {})[run["rep"]] = float(
+            run["images_per_second"])
+    return table
+
+
+def paired_ratio(mine, theirs):
+    """The median over repetitions of mine[rep] / theirs[rep], over the repetitions that have
+    both; None when there is none."""
+    ratios = [mine[rep] / theirs[rep] for rep in mine if rep in theirs]
+    return statistics.median(ratios) if ratios else None
+
+
 def median_rate(samples):
     """The median images/s, or None when any run's loss was not finite."""
     if not samples or any(not math.isfinite(loss) for _, loss in samples):
@@ -53,6 +77,7 @@ def median_rate(samples):
 
 def table(runs):
     grid, peers, kinds = cells(runs)
+    by_rep = rates_by_rep(runs)
     header = ["Norm", "Batch"] + peers + [f"fused ÷ best {k}" for k in ("expert", "seed")]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for (norm, batch), row in grid.items():
@@ -66,9 +91,13 @@ def table(runs):
             else:
                 text.append(f"{medians[peer]:.0f}")
         for kind in ("expert", "seed"):
-            rates = [m for p, m in medians.items() if kinds[p] == kind and m is not None]
-            mine = medians.get(RATIO_OF)
-            text.append(f"**{mine / max(rates):.2f}×**" if rates and mine else "-")
+            # The fastest variant by its median, of those whose loss stayed finite in every run.
+            finite = [p for p, m in medians.items() if kinds[p] == kind and m is not None]
+            best = max(finite, key=lambda p: medians[p]) if finite else None
+            rates = by_rep[(norm, batch)]
+            ratio = (paired_ratio(rates[RATIO_OF], rates[best])
+                     if best and medians.get(RATIO_OF) else None)
+            text.append(f"**{ratio:.2f}×**" if ratio else "-")
         lines.append(f"| {norm} | {batch} | " + " | ".join(text) + " |")
     return "\n".join(lines)
 

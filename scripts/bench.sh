@@ -357,7 +357,7 @@ load_after=$(load_average)
   echo "- images/s: training images / wall time of the second epoch's training pass (normtrain: train_seconds in metrics.csv; the scripts time their own pass). Batching, augmentation, forward, backward and the SGD step count; start-up, reading the data and test passes do not."
   echo "- Peers: normtrain with its fused kernels and with LibTorch's stock operators; bench/expert_train.py (one uint8 tensor, batched affine_grid/grid_sample rotation, channels-last, no DataLoader) and bench/reference_train.py, the seed's loop (torchvision, PIL rotation, DataLoader), each with glibc's default malloc and with \`$tunables\` (malloc tuned), which keeps freed activation memory as normtrain's mallopt does$([ "$onednn_avx2" = yes ] && echo "; oneDNN AVX2: ONEDNN_MAX_CPU_ISA=AVX2")."
   echo "- Threads: every peer is given $threads; normtrain's training steps use one per 8 images of the batch, at most $threads (train_threads in its run.json), as its thread plan decides for any user."
-  echo "- Ratios: normtrain --kernels fused ÷ the fastest variant of each script whose loss stayed finite."
+  echo "- Ratios: normtrain --kernels fused ÷ the fastest variant (by median) of each script whose loss stayed finite, taken within each repetition (runs that ran close together), then the median of those ratios."
   echo "- Every run (images/s, in the order they ran):"
   "$python" bench/bench_table.py runs "$runs" | sed 's/^/  /'
 } | emit

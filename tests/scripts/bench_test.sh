@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh and bench/bench_table.py: the table and run list of committed fixture runs
-# (medians, ratios, a run whose loss is not finite), README blocks refreshed from a report,
+# (medians, ratios within each repetition: LN batch 8 gives 2.60x, where the ratio of the medians
+# would be 2.52x; a run whose loss is not finite), README blocks refreshed from a report,
 # usage errors, and one tiny real benchmark on the committed subset that must produce a rate
 # for every peer. The real run is skipped (exit 77) when /usr/bin/python3
 # cannot import torch and torchvision.
