@@ -5,15 +5,16 @@
 namespace normtrain {
 namespace {
 
-struct PointwiseResult {
+struct FusedPointwiseResult {
   torch::Tensor output;
   torch::Tensor input_gradient;
   torch::Tensor weight_gradient;
 };
 
 // Output and both gradients for a fixed output gradient, by the kernel or by torch::conv2d.
-PointwiseResult run_pointwise(const torch::Tensor& x_value, const torch::Tensor& weight_value,
-                              const torch::Tensor& output_gradient, bool kernel) {
+FusedPointwiseResult run_fused_pointwise(const torch::Tensor& x_value,
+                                         const torch::Tensor& weight_value,
+                                         const torch::Tensor& output_gradient, bool kernel) {
   const torch::Tensor x = x_value.detach().clone().requires_grad_(true);
   const torch::Tensor weight = weight_value.detach().clone().requires_grad_(true);
   const torch::Tensor output = kernel ? fused_pointwise_conv(x, weight) : torch::conv2d(x, weight);
@@ -21,18 +22,19 @@ PointwiseResult run_pointwise(const torch::Tensor& x_value, const torch::Tensor&
   return {output.detach(), x.grad(), weight.grad()};
 }
 
-struct PointwiseCase {
+struct FusedPointwiseCase {
   std::int64_t batch, in, out, height, width;
 };
 
-void expect_pointwise_matches_stock(const PointwiseCase& c, torch::Dtype dtype, double tolerance) {
+void expect_pointwise_matches_stock(const FusedPointwiseCase& c, torch::Dtype dtype,
+                                    double tolerance) {
   const auto options = torch::TensorOptions().dtype(dtype);
   const torch::Tensor x = torch::randn({c.batch, c.in, c.height, c.width}, options)
                               .contiguous(at::MemoryFormat::ChannelsLast);
   const torch::Tensor weight = torch::randn({c.out, c.in, 1, 1}, options);
   const torch::Tensor dy = torch::randn({c.batch, c.out, c.height, c.width}, options);
-  const PointwiseResult kernel = run_pointwise(x, weight, dy, true);
-  const PointwiseResult stock = run_pointwise(x, weight, dy, false);
+  const FusedPointwiseResult kernel = run_fused_pointwise(x, weight, dy, true);
+  const FusedPointwiseResult stock = run_fused_pointwise(x, weight, dy, false);
   const std::string shape = std::to_string(c.in) + " -> " + std::to_string(c.out);
   ASSERT_EQ(kernel.output.sizes(), stock.output.sizes()) << shape;
   EXPECT_TRUE(kernel.output.is_contiguous(at::MemoryFormat::ChannelsLast)) << shape;
@@ -64,7 +66,7 @@ TEST(FusedPointwiseConv, OtherChannelCountsMatchStock) {
   expect_pointwise_matches_stock({1, 7, 1, 2, 2}, torch::kFloat, 1e-5);
 }
 
-double max_error(const torch::Tensor& value, const torch::Tensor& exact) {
+double error_from_double(const torch::Tensor& value, const torch::Tensor& exact) {
   return (value.to(torch::kDouble) - exact).abs().max().item<double>();
 }
 
@@ -77,16 +79,16 @@ TEST(FusedPointwiseConv, NoLessAccurateThanStockInFloat) {
       torch::randn({128, 24, 24, 24}).contiguous(at::MemoryFormat::ChannelsLast);
   const torch::Tensor weight = torch::randn({18, 24, 1, 1});
   const torch::Tensor dy = torch::randn({128, 18, 24, 24});
-  const PointwiseResult kernel = run_pointwise(x, weight, dy, true);
-  const PointwiseResult stock = run_pointwise(x, weight, dy, false);
-  const PointwiseResult exact =
-      run_pointwise(x.to(torch::kDouble), weight.to(torch::kDouble), dy.to(torch::kDouble), false);
+  const FusedPointwiseResult kernel = run_fused_pointwise(x, weight, dy, true);
+  const FusedPointwiseResult stock = run_fused_pointwise(x, weight, dy, false);
+  const FusedPointwiseResult exact = run_fused_pointwise(
+      x.to(torch::kDouble), weight.to(torch::kDouble), dy.to(torch::kDouble), false);
   const auto check = [](const torch::Tensor& mine, const torch::Tensor& theirs,
                         const torch::Tensor& truth, double relative, const char* what) {
     const double scale = truth.abs().max().item<double>();
-    EXPECT_LT(max_error(mine, truth), relative * scale) << what;
-    EXPECT_LE(max_error(mine, truth), 2 * max_error(theirs, truth) + 1e-7 * scale)
-        << what << ": stock " << max_error(theirs, truth);
+    EXPECT_LT(error_from_double(mine, truth), relative * scale) << what;
+    EXPECT_LE(error_from_double(mine, truth), 2 * error_from_double(theirs, truth) + 1e-7 * scale)
+        << what << ": stock " << error_from_double(theirs, truth);
   };
   check(kernel.output, stock.output, exact.output, 1e-6, "output");
   check(kernel.input_gradient, stock.input_gradient, exact.input_gradient, 1e-6, "input gradient");
@@ -98,17 +100,17 @@ TEST(FusedPointwiseConv, NoLessAccurateThanStockInFloat) {
 // results), nor anything on the thread count.
 TEST(FusedPointwiseConv, ExamplesAndThreadCountsDoNotChangeTheBits) {
   torch::manual_seed(4);
-  for (const PointwiseCase& c :
-       {PointwiseCase{9, 24, 18, 24, 24}, PointwiseCase{9, 16, 10, 1, 1}}) {
+  for (const FusedPointwiseCase& c :
+       {FusedPointwiseCase{9, 24, 18, 24, 24}, FusedPointwiseCase{9, 16, 10, 1, 1}}) {
     const torch::Tensor x =
         torch::randn({c.batch, c.in, c.height, c.width}).contiguous(at::MemoryFormat::ChannelsLast);
     const torch::Tensor weight = torch::randn({c.out, c.in, 1, 1});
     const torch::Tensor dy = torch::randn({c.batch, c.out, c.height, c.width});
     const int before = at::get_num_threads();
     at::set_num_threads(1);
-    const PointwiseResult one = run_pointwise(x, weight, dy, true);
+    const FusedPointwiseResult one = run_fused_pointwise(x, weight, dy, true);
     at::set_num_threads(2);
-    const PointwiseResult two = run_pointwise(x, weight, dy, true);
+    const FusedPointwiseResult two = run_fused_pointwise(x, weight, dy, true);
     at::set_num_threads(before);
     EXPECT_TRUE(torch::equal(one.output, two.output)) << c.in;
     EXPECT_TRUE(torch::equal(one.input_gradient, two.input_gradient)) << c.in;
