@@ -67,8 +67,8 @@ NORMTRAIN_POINTWISE_INLINE void load_pixel(const T* from, Lanes<T>* values) {
 
 // out[p][o] = sum over c, in order, of in[p][c] * rows[c][o], for `pixels` pixels of kIn values
 // each: the forward pass (rows = the weight transposed) and the input's gradient (rows = the
-// weight). `rows` is [kIn][registers_for(kOut) lanes], zero-padded. Four pixels at a time share
-// each loaded row; the rest run alone, through the same operations.
+// weight). `rows` is [kIn][registers_for(kOut) lanes], zero-padded. Three or four pixels at a
+// time share each loaded row; the rest run alone, through the same operations (same bits).
 template <typename T, int kIn, int kOut>
 NORMTRAIN_POINTWISE_INLINE void multiply_pixels(const T* in, const T* rows, std::int64_t pixels,
                                                 T* out) {

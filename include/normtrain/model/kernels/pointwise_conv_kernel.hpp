@@ -16,13 +16,13 @@ namespace normtrain {
 // on Debian 13 the head's forward and backward took 0.12 ms for 640 multiply-adds, and the two
 // layers together 0.27 ms of a 1.1 ms step (build/bench/normtrain_conv_timing); each call pays for
 // descriptors, a primitive-cache lookup and a reorder of the weight. Here an output pixel's
-// channels are sums of broadcast input values times a weight row, built in registers for four
-// pixels at a time, in input-channel order; the tail pixels run the same operations one at a time.
-// So a pixel's outputs do not depend on the batch, its split between threads or its neighbours.
-// The weight gradient sums each example's pixels in order in a slot of its own, then the slots in
-// example order: the same for any thread count. The results differ from oneDNN's in the last bits,
-// as any other order of the same sums would (tests compare them with the stock convolution's,
-// values and gradients).
+// channels are sums of broadcast input values times a weight row, built in registers for three or
+// four pixels at a time, in input-channel order; the tail pixels run the same operations one at a
+// time. So a pixel's outputs do not depend on the batch, its split between threads or its
+// neighbours. The weight gradient sums each example's pixels in order in a slot of its own, then
+// the slots in example order: the same for any thread count. The results differ from oneDNN's in
+// the last bits, as any other order of the same sums would (tests compare them with the stock
+// convolution's, values and gradients).
 //
 // x: [N, C, H, W] with N, H, W > 0; weight: [O, C, 1, 1]; returns [N, O, H, W], channels-last.
 // Both float or both double, on the CPU (can_fuse_pointwise_conv); throws c10::Error otherwise.
