@@ -45,8 +45,8 @@ std::vector<std::string> summary_notes(NormNet& model) {
     notes.push_back("Kernels: stock (LibTorch's operators)");
   } else if (device.is_cpu()) {
     notes.push_back(
-        "Kernels: fused (hand-written CPU kernels for the first convolution, ReLU + norm and "
-        "max-pool + ReLU, on channels-last activations)");
+        "Kernels: fused (hand-written CPU kernels for the first and the 1x1 convolutions, "
+        "ReLU + norm and max-pool + ReLU, on channels-last activations)");
   } else {
     notes.push_back(fmt::format(
         "Kernels: fused modules, which run LibTorch's operators on {} (their kernels are CPU "
