@@ -6,23 +6,17 @@
 #include <vector>
 
 #include "kernel_parallel_for.hpp"
-#include "normtrain/model/kernels/relu_norm_passes.hpp"
+#include "vector_clones.hpp"
 
 namespace normtrain {
 namespace {
 
+using kernels::load_vector;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // The loops below are built for the compiler's baseline and, on x86-64 with GCC or Clang, also
-// for AVX2, chosen at run time. Neither contracts multiply-adds: both round alike.
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define NORMTRAIN_POINTWISE_AVX2 1
-#define NORMTRAIN_POINTWISE_INLINE inline __attribute__((always_inline))
-#else
-#define NORMTRAIN_POINTWISE_AVX2 0
-#define NORMTRAIN_POINTWISE_INLINE inline
-#endif
+// for AVX2, chosen at run time (vector_clones.hpp).
 
 // Values in one 32-byte register (AVX2's width), as GCC's (and Clang's) vector extension.
 template <typename T>
@@ -35,17 +29,12 @@ constexpr int registers_for(int count) {
   return (count + kLaneCount<T> - 1) / kLaneCount<T>;
 }
 
-template <typename V, typename T>
-NORMTRAIN_POINTWISE_INLINE void load_lanes(V& value, const T* from) {
-  std::memcpy(&value, from, sizeof(V));
-}
-
 // A pixel's kCount values from registers; the padding lanes are not written.
 template <typename T, int kCount>
-NORMTRAIN_POINTWISE_INLINE void store_pixel(const Lanes<T>* values, T* to) {
+NORMTRAIN_INLINE void store_pixel(const Lanes<T>* values, T* to) {
   constexpr int kLanes = kLaneCount<T>;
 #pragma GCC unroll 8
-  for (int v = 0; v < kCount / kLanes; ++v) std::memcpy(to + v * kLanes, &values[v], 32);
+  for (int v = 0; v < kCount / kLanes; ++v) kernels::store_vector(values[v], to + v * kLanes);
   if constexpr (kCount % kLanes != 0) {
     std::memcpy(to + (kCount / kLanes) * kLanes, &values[kCount / kLanes],
                 (kCount % kLanes) * sizeof(T));
@@ -54,10 +43,10 @@ NORMTRAIN_POINTWISE_INLINE void store_pixel(const Lanes<T>* values, T* to) {
 
 // A pixel's kCount values into registers, the padding lanes zero.
 template <typename T, int kCount>
-NORMTRAIN_POINTWISE_INLINE void load_pixel(const T* from, Lanes<T>* values) {
+NORMTRAIN_INLINE void load_pixel(const T* from, Lanes<T>* values) {
   constexpr int kLanes = kLaneCount<T>;
 #pragma GCC unroll 8
-  for (int v = 0; v < kCount / kLanes; ++v) load_lanes(values[v], from + v * kLanes);
+  for (int v = 0; v < kCount / kLanes; ++v) load_vector(values[v], from + v * kLanes);
   if constexpr (kCount % kLanes != 0) {
     values[kCount / kLanes] = Lanes<T>{};
     std::memcpy(&values[kCount / kLanes], from + (kCount / kLanes) * kLanes,
@@ -70,8 +59,7 @@ NORMTRAIN_POINTWISE_INLINE void load_pixel(const T* from, Lanes<T>* values) {
 // weight). `rows` is [kIn][registers_for(kOut) lanes], zero-padded. Three or four pixels at a
 // time share each loaded row; the rest run alone, through the same operations (same bits).
 template <typename T, int kIn, int kOut>
-NORMTRAIN_POINTWISE_INLINE void multiply_pixels(const T* in, const T* rows, std::int64_t pixels,
-                                                T* out) {
+NORMTRAIN_INLINE void multiply_pixels(const T* in, const T* rows, std::int64_t pixels, T* out) {
   using V = Lanes<T>;
   constexpr int kRegisters = registers_for<T>(kOut);
   constexpr int kRowStride = kRegisters * kLaneCount<T>;
@@ -87,7 +75,7 @@ NORMTRAIN_POINTWISE_INLINE void multiply_pixels(const T* in, const T* rows, std:
       V row[kRegisters];
 #pragma GCC unroll 8
       for (int v = 0; v < kRegisters; ++v)
-        load_lanes(row[v], rows + c * kRowStride + v * kLaneCount<T>);
+        load_vector(row[v], rows + c * kRowStride + v * kLaneCount<T>);
 #pragma GCC unroll 8
       for (std::int64_t j = 0; j < kPixels; ++j) {
         const T value = in[(p + j) * kIn + c];
@@ -106,7 +94,7 @@ NORMTRAIN_POINTWISE_INLINE void multiply_pixels(const T* in, const T* rows, std:
 #pragma GCC unroll 8
       for (int v = 0; v < kRegisters; ++v) {
         V row;
-        load_lanes(row, rows + c * kRowStride + v * kLaneCount<T>);
+        load_vector(row, rows + c * kRowStride + v * kLaneCount<T>);
         sum[v] += value * row;
       }
     }
@@ -117,8 +105,8 @@ NORMTRAIN_POINTWISE_INLINE void multiply_pixels(const T* in, const T* rows, std:
 // One example's weight gradient: slot[o][c] = sum over its pixels, in order, of dy[p][o] *
 // x[p][c], two outputs at a time. `slot` is [kOut][registers_for(kIn) lanes].
 template <typename T, int kIn, int kOut>
-NORMTRAIN_POINTWISE_INLINE void weight_gradient_pixels(const T* x, const T* dy, std::int64_t pixels,
-                                                       T* slot) {
+NORMTRAIN_INLINE void weight_gradient_pixels(const T* x, const T* dy, std::int64_t pixels,
+                                             T* slot) {
   using V = Lanes<T>;
   constexpr int kRegisters = registers_for<T>(kIn);
   constexpr int kRowStride = kRegisters * kLaneCount<T>;
@@ -143,7 +131,7 @@ NORMTRAIN_POINTWISE_INLINE void weight_gradient_pixels(const T* x, const T* dy, 
   }
 }
 
-#if NORMTRAIN_POINTWISE_AVX2
+#if NORMTRAIN_AVX2_CLONES
 template <typename T, int kIn, int kOut>
 __attribute__((target("avx2"))) void multiply_pixels_avx2(const T* in, const T* rows,
                                                           std::int64_t pixels, T* out) {
@@ -154,24 +142,21 @@ __attribute__((target("avx2"))) void weight_gradient_pixels_avx2(const T* x, con
                                                                  std::int64_t pixels, T* slot) {
   weight_gradient_pixels<T, kIn, kOut>(x, dy, pixels, slot);
 }
-bool pointwise_has_avx2() {
-  static const bool avx2 = kernels::available(kernels::InstructionSet::kAvx2);
-  return avx2;
-}
 #endif
 
 template <typename T, int kIn, int kOut>
 void multiply_pixels_fastest(const T* in, const T* rows, std::int64_t pixels, T* out) {
-#if NORMTRAIN_POINTWISE_AVX2
-  if (pointwise_has_avx2()) return multiply_pixels_avx2<T, kIn, kOut>(in, rows, pixels, out);
+#if NORMTRAIN_AVX2_CLONES
+  if (kernels::run_avx2_clones()) return multiply_pixels_avx2<T, kIn, kOut>(in, rows, pixels, out);
 #endif
   multiply_pixels<T, kIn, kOut>(in, rows, pixels, out);
 }
 
 template <typename T, int kIn, int kOut>
 void weight_gradient_pixels_fastest(const T* x, const T* dy, std::int64_t pixels, T* slot) {
-#if NORMTRAIN_POINTWISE_AVX2
-  if (pointwise_has_avx2()) return weight_gradient_pixels_avx2<T, kIn, kOut>(x, dy, pixels, slot);
+#if NORMTRAIN_AVX2_CLONES
+  if (kernels::run_avx2_clones())
+    return weight_gradient_pixels_avx2<T, kIn, kOut>(x, dy, pixels, slot);
 #endif
   weight_gradient_pixels<T, kIn, kOut>(x, dy, pixels, slot);
 }

@@ -1,15 +1,16 @@
 #include "normtrain/model/kernels/single_channel_conv.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "kernel_parallel_for.hpp"
-#include "normtrain/model/kernels/relu_norm_passes.hpp"
+#include "vector_clones.hpp"
 
 namespace normtrain {
 namespace {
 
+using kernels::load_vector;
+using kernels::store_vector;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -17,14 +18,7 @@ constexpr std::int64_t kTaps = 9;  // 3 x 3
 
 // The loops over taps and pixels below are unrolled (#pragma GCC unroll) so that each sum has a
 // register of its own. On x86-64 with GCC or Clang they are also built for AVX2 and chosen at run
-// time.
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define NORMTRAIN_AVX2_CLONES 1
-#define NORMTRAIN_INLINE inline __attribute__((always_inline))
-#else
-#define NORMTRAIN_AVX2_CLONES 0
-#define NORMTRAIN_INLINE inline
-#endif
+// time (vector_clones.hpp).
 
 struct ConvShape {
   std::int64_t n, h, w, out_h, out_w, channels;
@@ -57,18 +51,6 @@ using Channels [[gnu::vector_size(sizeof(T) * kChannels)]] = T;
 template <int kChannels>
 constexpr bool kVectorChannels = kChannels == 8 || kChannels == 16;
 
-// By reference, not by value: a vector returned or passed by value would have an ABI that
-// depends on the instruction set.
-template <typename V, typename T>
-NORMTRAIN_INLINE void load(V& value, const T* from) {
-  std::memcpy(&value, from, sizeof(V));
-}
-
-template <typename V, typename T>
-NORMTRAIN_INLINE void store(const V& value, T* to) {
-  std::memcpy(to, &value, sizeof(V));
-}
-
 // One example: y[oh][ow][c] = sum over taps (row-major) of x[oh + i][ow + j] * w[i][j][c].
 // kChannels: the channel count when compiled in, else 0. Compiled in, kPixels neighbouring
 // outputs build their sums together: independent chains of additions, in registers.
@@ -78,7 +60,7 @@ NORMTRAIN_INLINE void forward_example(const T* x, const T* w, const ConvShape& s
     using V = Channels<T, kChannels>;
     constexpr std::int64_t kPixels = 4;
     V taps[kTaps];
-    for (std::int64_t k = 0; k < kTaps; ++k) load(taps[k], w + k * kChannels);
+    for (std::int64_t k = 0; k < kTaps; ++k) load_vector(taps[k], w + k * kChannels);
     for (std::int64_t oh = 0; oh < s.out_h; ++oh) {
       std::int64_t ow = 0;
       for (; ow + kPixels <= s.out_w; ow += kPixels) {
@@ -90,7 +72,7 @@ NORMTRAIN_INLINE void forward_example(const T* x, const T* w, const ConvShape& s
           for (std::int64_t p = 0; p < kPixels; ++p) sum[p] += pixels[p] * taps[k];
         }
         for (std::int64_t p = 0; p < kPixels; ++p) {
-          store(sum[p], y + (oh * s.out_w + ow + p) * kChannels);
+          store_vector(sum[p], y + (oh * s.out_w + ow + p) * kChannels);
         }
       }
       for (; ow < s.out_w; ++ow) {
@@ -98,7 +80,7 @@ NORMTRAIN_INLINE void forward_example(const T* x, const T* w, const ConvShape& s
 #pragma GCC unroll 16
         for (std::int64_t k = 0; k < kTaps; ++k)
           sum += x[(oh + k / 3) * s.w + ow + k % 3] * taps[k];
-        store(sum, y + (oh * s.out_w + ow) * kChannels);
+        store_vector(sum, y + (oh * s.out_w + ow) * kChannels);
       }
     }
   } else {
@@ -128,13 +110,13 @@ NORMTRAIN_INLINE void weight_gradient_example(const T* x, const T* dy, const Con
     for (std::int64_t oh = 0; oh < s.out_h; ++oh) {
       for (std::int64_t ow = 0; ow < s.out_w; ++ow) {
         V grad;
-        load(grad, dy + (oh * s.out_w + ow) * kChannels);
+        load_vector(grad, dy + (oh * s.out_w + ow) * kChannels);
 #pragma GCC unroll 16
         for (std::int64_t k = 0; k < kTaps; ++k)
           sum[k] += x[(oh + k / 3) * s.w + ow + k % 3] * grad;
       }
     }
-    for (std::int64_t k = 0; k < kTaps; ++k) store(sum[k], dw + k * kChannels);
+    for (std::int64_t k = 0; k < kTaps; ++k) store_vector(sum[k], dw + k * kChannels);
   } else {
     const std::int64_t channels = s.channels;
     for (std::int64_t k = 0; k < kTaps; ++k) {
@@ -164,17 +146,12 @@ __attribute__((target("avx2"))) void weight_gradient_example_avx2(const T* x, co
                                                                   const ConvShape& s, T* dw) {
   weight_gradient_example<T, kChannels>(x, dy, s, dw);
 }
-// The CPU check the norms' passes use (AVX2 with FMA, though these loops need AVX2 alone).
-bool has_avx2() {
-  static const bool avx2 = kernels::available(kernels::InstructionSet::kAvx2);
-  return avx2;
-}
 #endif
 
 template <typename T, int kChannels>
 void forward_fastest(const T* x, const T* w, const ConvShape& s, T* y) {
 #if NORMTRAIN_AVX2_CLONES
-  if (has_avx2()) return forward_example_avx2<T, kChannels>(x, w, s, y);
+  if (kernels::run_avx2_clones()) return forward_example_avx2<T, kChannels>(x, w, s, y);
 #endif
   forward_example<T, kChannels>(x, w, s, y);
 }
@@ -182,7 +159,7 @@ void forward_fastest(const T* x, const T* w, const ConvShape& s, T* y) {
 template <typename T, int kChannels>
 void weight_gradient_fastest(const T* x, const T* dy, const ConvShape& s, T* dw) {
 #if NORMTRAIN_AVX2_CLONES
-  if (has_avx2()) return weight_gradient_example_avx2<T, kChannels>(x, dy, s, dw);
+  if (kernels::run_avx2_clones()) return weight_gradient_example_avx2<T, kChannels>(x, dy, s, dw);
 #endif
   weight_gradient_example<T, kChannels>(x, dy, s, dw);
 }
