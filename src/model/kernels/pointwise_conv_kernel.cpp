@@ -335,7 +335,7 @@ FusedPointwiseConv2dImpl::FusedPointwiseConv2dImpl(std::int64_t in_channels,
     : PointwiseConv2dImpl(in_channels, out_channels) {}
 
 torch::Tensor FusedPointwiseConv2dImpl::forward(const torch::Tensor& x) {
-  if (can_fuse_pointwise_conv(x, weight)) return fused_pointwise_conv(x, weight);
+  if (can_fuse_pointwise_conv(x, weight)) return PointwiseConvFunction::apply(x, weight);
   return PointwiseConv2dImpl::forward(x);
 }
 
